@@ -1,0 +1,32 @@
+# The two set-up commands of the README: `make demo` (the main job) and `make test` (every test).
+# Each installs what it needs on a fresh machine first.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+
+.PHONY: demo test env lint typecheck pytest bench
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+env: $(UV)
+	$(UV) sync --frozen --quiet
+
+demo: env
+	$(UV) run --frozen rfatrial demo
+
+lint: env
+	$(UV) run --frozen ruff check src tests benchmarks
+	$(UV) run --frozen ruff format --check src tests benchmarks
+
+typecheck: env
+	$(UV) run --frozen mypy
+
+pytest: env
+	$(UV) run --frozen pytest -q
+
+test: lint typecheck pytest
+
+bench: env
+	$(UV) run --frozen python benchmarks/engine.py
