@@ -1,0 +1,82 @@
+"""The follow-up calendar: every planned visit of both arms, with its window.
+
+The clock starts at randomization in both arms (protocol ``follow_up.anchor``), so that imaging is
+as frequent in both arms and progression is not detected earlier in one of them. A visit planned
+at month *m* falls on the same day of the month *m* months after the anchor (the last day of the
+month when that day does not exist) and may be done within ``± window_days``.
+
+Examples
+--------
+>>> from datetime import date
+>>> from rfatrial.kernel.protocol import default_protocol
+>>> visits = follow_up_calendar(date(2026, 1, 31), default_protocol())
+>>> visits[0].visit_id, visits[0].target, visits[0].earliest, visits[0].latest
+('M3', datetime.date(2026, 4, 30), datetime.date(2026, 4, 16), datetime.date(2026, 5, 14))
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+from rfatrial.kernel.protocol import Protocol
+
+__all__ = ["PlannedVisit", "add_months", "follow_up_calendar", "visits_due"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedVisit:
+    """One planned follow-up visit: its name, window and what it must include."""
+
+    visit_id: str
+    month: int
+    target: date
+    earliest: date
+    latest: date
+    components: tuple[str, ...]
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` calendar months later, clamped to the end of the month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+@lru_cache(maxsize=4096)
+def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
+    visits = []
+    for period in protocol.follow_up.periods:
+        window = timedelta(days=period.window_days)
+        last = min(period.to_month, protocol.follow_up.duration_months)
+        for month in range(period.from_month, last + 1, period.every_months):
+            target = add_months(anchor, month)
+            visits.append(
+                PlannedVisit(
+                    visit_id=f"M{month}{period.id_suffix}",
+                    month=month,
+                    target=target,
+                    earliest=target - window,
+                    latest=target + window,
+                    components=tuple(period.components),
+                )
+            )
+    visits.sort(key=lambda v: (v.target, v.visit_id))
+    return tuple(visits)
+
+
+def follow_up_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
+    """Every planned visit from ``anchor`` (the randomization date), in date order."""
+    return _calendar(anchor, protocol)
+
+
+def visits_due(
+    anchor: date, protocol: Protocol, today: date, done: frozenset[str] = frozenset()
+) -> tuple[PlannedVisit, ...]:
+    """Visits not yet done whose window has opened by ``today`` (due now or overdue)."""
+    return tuple(
+        v for v in _calendar(anchor, protocol) if v.earliest <= today and v.visit_id not in done
+    )
