@@ -23,6 +23,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from rfatrial.kernel.protocol import format_validation_error
+from rfatrial.kernel.units import ClinicalValueError, to_canonical
 
 __all__ = [
     "AblatedLesion",
@@ -166,11 +167,24 @@ class ImagingAssessment(_Model):
 
 
 class LabResult(_Model):
+    """One lab value with its unit and, where the site reports them, its normal limits."""
+
     analyte: Annotated[str, Field(min_length=1, max_length=32)]
     value: float
     unit: Annotated[str, Field(max_length=16)]
-    lln: float | None = None
-    uln: float | None = None
+    lln: Annotated[float, Field(ge=0)] | None = None
+    uln: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _known_and_possible(self) -> Self:
+        # An unknown analyte or unit, or an impossible value, is an error, never a guess.
+        try:
+            to_canonical(self.analyte, self.value, self.unit)
+        except ClinicalValueError as exc:
+            raise ValueError(str(exc)) from None
+        if self.lln is not None and self.uln is not None and self.lln >= self.uln:
+            raise ValueError("lln must be below uln")
+        return self
 
 
 class LabPanel(_Model):
