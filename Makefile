@@ -5,13 +5,17 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
-.PHONY: demo test env lint typecheck pytest bench
+.PHONY: demo test env sysdeps lint typecheck pytest bench
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 
 env: $(UV)
 	$(UV) sync --frozen --quiet
+
+# Debian packages the tests need (R with survival, cmprsk, rpact: the references of the statistics).
+sysdeps:
+	bash .ci/install-r.sh
 
 demo: env
 	$(UV) run --frozen rfatrial demo
@@ -26,7 +30,7 @@ typecheck: env
 pytest: env
 	$(UV) run --frozen pytest -q
 
-test: lint typecheck pytest
+test: sysdeps lint typecheck pytest
 
 bench: env
 	$(UV) run --frozen python benchmarks/engine.py

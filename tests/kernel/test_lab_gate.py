@@ -65,7 +65,9 @@ def test_a_normal_panel_passes_every_criterion() -> None:
         ("creatinine", {"value": 159}, {"value": 159.1}),  # 1.5 × ULN 106
     ],
 )
-def test_each_criterion_at_its_boundary(analyte: str, ok: dict[str, Any], bad: dict[str, Any]) -> None:
+def test_each_criterion_at_its_boundary(
+    analyte: str, ok: dict[str, Any], bad: dict[str, Any]
+) -> None:
     assert check_panel(panel(passing(**{analyte: ok})), CRITERIA).passed
     result = check_panel(panel(passing(**{analyte: bad})), CRITERIA)
     assert not result.passed

@@ -35,8 +35,16 @@ def test_shipped_protocol_holds_every_number_of_the_study() -> None:
     assert p.follow_up.anchor == "randomization"
     keys = {c.key for c in p.lab_gate.criteria}
     assert keys == {
-        "platelets", "inr", "neutrophils", "hemoglobin", "bilirubin", "alt", "ast", "albumin",
-        "creatinine", "child_pugh",
+        "platelets",
+        "inr",
+        "neutrophils",
+        "hemoglobin",
+        "bilirubin",
+        "alt",
+        "ast",
+        "albumin",
+        "creatinine",
+        "child_pugh",
     }
     assert p.version == "1.0" and p.study.effective_date.isoformat() == "2026-01-01"
 

@@ -77,7 +77,9 @@ def _threshold(panel: LabPanel, rule: ThresholdCriterion) -> CriterionResult:
         if result is None:
             return CriterionResult(rule.key, "missing", None, None, text)
         if result.uln is None:
-            return CriterionResult(rule.key, "missing", result.value, result.unit, text + " (no ULN)")
+            return CriterionResult(
+                rule.key, "missing", result.value, result.unit, text + " (no ULN)"
+            )
         limit = rule.uln_multiple * result.uln
         status: Status = "pass" if _compare(result.value, rule.op, limit) else "fail"
         return CriterionResult(

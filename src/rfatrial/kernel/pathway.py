@@ -103,7 +103,9 @@ class _Walk:
     block_cycles: int = 0
     cycles: list[tuple[int, SystemicCycle]] = field(default_factory=list)
     sessions: list[tuple[int, RfaSession]] = field(default_factory=list)
-    pending_scans: list[int] = field(default_factory=list)  # session numbers awaiting the 1-month scan
+    pending_scans: list[int] = field(
+        default_factory=list
+    )  # session numbers awaiting the 1-month scan
     rfa_open: ImagingAssessment | None = None  # the scan that found therapy effective
     last_effective: ImagingAssessment | None = None  # the last response scan, if effective
     rfa_stopped: str | None = None
@@ -344,17 +346,19 @@ def _effective(w: _Walk, e: ImagingAssessment, r: TimepointResponse) -> bool:
     if e.extrahepatic_progression or any(m.organ != "liver" for m in e.new_lesions):
         return False
     overall = r.overall
-    if overall == "PD" and e.new_lesions and w.sessions:
-        # New liver lesions after the first session are candidates, not failure, unless the rest
-        # of the disease progressed too.
-        if (
-            p.response.new_liver_lesions_after_first_rfa_are_candidates
-            and r.target_response != "PD"
-            and r.non_target_response != "PD"
-            and not e.non_target_progression
-        ):
-            overall = r.target_response or "SD"
-            overall = "SD" if overall in ("NE",) else overall
+    # New liver lesions after the first session are candidates, not failure, unless the rest of
+    # the disease progressed too.
+    if (
+        overall == "PD"
+        and e.new_lesions
+        and w.sessions
+        and p.response.new_liver_lesions_after_first_rfa_are_candidates
+        and r.target_response != "PD"
+        and r.non_target_response != "PD"
+        and not e.non_target_progression
+    ):
+        overall = r.target_response or "SD"
+        overall = "SD" if overall == "NE" else overall
     if overall == "NON_CR_NON_PD":
         return "SD" in p.response.effective
     return overall in p.response.effective
@@ -442,7 +446,10 @@ def _open_rfa(w: _Walk, scan: ImagingAssessment) -> None:
         panel = w.last_panel
         w.rfa_open = scan
         w.phase = "rfa_preparation"
-        if panel is not None and (scan.date - panel.date).days <= w.protocol.lab_gate.freshness_days:
+        if (
+            panel is not None
+            and (scan.date - panel.date).days <= w.protocol.lab_gate.freshness_days
+        ):
             _gate(w, panel)
     else:
         w.rfa_open = scan
@@ -758,7 +765,12 @@ def _next_cycle_window(w: _Walk) -> tuple[date, date, date, str] | None:
         start = session.date + timedelta(days=max(hold, p.rfa.separation_days))
         latest = session.date + timedelta(days=p.consolidation.start_latest_days or 28)
         latest = max(latest, start)
-        return start, start, latest, f"first consolidation cycle after RFA session {len(w.sessions)}"
+        return (
+            start,
+            start,
+            latest,
+            f"first consolidation cycle after RFA session {len(w.sessions)}",
+        )
     length = p.systemic.cycle_length(last.regimen)
     if length is None:
         return None
@@ -834,9 +846,7 @@ def _rfa_actions(w: _Walk, scan: ImagingAssessment) -> list[NextAction]:
     win = p.rfa.after_response_scan_days
     scan_latest = scan.date + timedelta(days=win.latest)
     rfa_earliest = max(scan.date + timedelta(days=win.earliest), _separation_clear(w))
-    if _withdrawal_proposed_on(w, w.today) or (
-        w.gate_failures >= gate.postponement_limit_failures
-    ):
+    if _withdrawal_proposed_on(w, w.today) or (w.gate_failures >= gate.postponement_limit_failures):
         assert w.first_failure is not None
         limit = min(
             w.first_failure + timedelta(days=gate.postponement_limit_days),

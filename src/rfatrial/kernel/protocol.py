@@ -222,7 +222,7 @@ class Rfa(_Model):
         return self
 
     def hold_days(self, agent: str, *, before_rfa: bool) -> int:
-        """Days that must separate ``agent`` from an RFA session (the longer of hold and separation)."""
+        """Days between ``agent`` and an RFA session: the longer of its hold and the separation."""
         days = self.separation_days
         for hold in self.agent_holds:
             if hold.agent == agent.lower():
@@ -314,7 +314,9 @@ def format_validation_error(error: ValidationError, *, source: str = "") -> str:
     """One line per problem: the dotted key path, then the rule it breaks."""
     lines = []
     for item in error.errors():
-        parts = [str(p) for p in item["loc"] if p not in _TAGS and not str(p).startswith("function-")]
+        parts = [
+            str(p) for p in item["loc"] if p not in _TAGS and not str(p).startswith("function-")
+        ]
         path = ".".join(parts) or "(top level)"
         message = _FRIENDLY.get(item["type"]) or item["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: {message}")

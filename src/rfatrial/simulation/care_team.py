@@ -101,13 +101,21 @@ def _labs(day: date, ok: bool, rng: random.Random) -> dict[str, Any]:
             {"analyte": "neutrophils", "value": round(rng.uniform(2.0, 5.0), 1), "unit": "10^9/L"},
             {"analyte": "hemoglobin", "value": round(rng.uniform(10.5, 14), 1), "unit": "g/dL"},
             {"analyte": "inr", "value": round(rng.uniform(0.9, 1.2), 2), "unit": "ratio"},
-            {"analyte": "bilirubin", "value": round(rng.uniform(5, 18)), "unit": "µmol/L",
-             "uln": 21},
+            {
+                "analyte": "bilirubin",
+                "value": round(rng.uniform(5, 18)),
+                "unit": "µmol/L",
+                "uln": 21,
+            },
             {"analyte": "alt", "value": round(rng.uniform(15, 60)), "unit": "U/L", "uln": 40},
             {"analyte": "ast", "value": round(rng.uniform(15, 60)), "unit": "U/L", "uln": 40},
             {"analyte": "albumin", "value": round(rng.uniform(36, 45)), "unit": "g/L"},
-            {"analyte": "creatinine", "value": round(rng.uniform(55, 95)), "unit": "µmol/L",
-             "uln": 106},
+            {
+                "analyte": "creatinine",
+                "value": round(rng.uniform(55, 95)),
+                "unit": "µmol/L",
+                "uln": 106,
+            },
         ],
         "ascites": "none",
         "encephalopathy": "none",
@@ -139,8 +147,11 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
                 "date": d,
                 "modality": "CT",
                 "purpose": "response",
-                "lesions": [s.measurement(x) for x in s.sizes if x not in s.ablated and
-                            not any(n["lesion_id"] == x for n in new)],
+                "lesions": [
+                    s.measurement(x)
+                    for x in s.sizes
+                    if x not in s.ablated and not any(n["lesion_id"] == x for n in new)
+                ],
                 "new_lesions": new,
             }
         ]
@@ -155,8 +166,11 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
                 "type": "rfa_session",
                 "date": d,
                 "lesions": [
-                    {"lesion_id": x, "technical_success": True,
-                     "margin_mm": round(rng.uniform(5, 12), 1)}
+                    {
+                        "lesion_id": x,
+                        "technical_success": True,
+                        "margin_mm": round(rng.uniform(5, 12), 1),
+                    }
                     for x in chosen
                 ],
                 **({} if len(chosen) >= 2 else {"justification": "fewer lesions remained"}),
@@ -172,8 +186,9 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
         return [{"type": "post_rfa_scan", "date": d, "modality": "CT", "results": results}]
     if a.kind == "follow_up_visit":
         components = list(a.what.split(": ", 1)[1].split(", "))
-        return [{"type": "follow_up_visit", "date": d, "visit_id": a.visit_id,
-                 "components": components}]
+        return [
+            {"type": "follow_up_visit", "date": d, "visit_id": a.visit_id, "components": components}
+        ]
     if a.kind == "confirm_withdrawal":
         return [{"type": "withdrawal", "date": d, "reason": "pre-RFA lab gate failed past limit"}]
     raise ValueError(f"unknown action kind {a.kind}")
