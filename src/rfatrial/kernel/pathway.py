@@ -759,10 +759,16 @@ def _next_cycle_window(w: _Walk) -> tuple[date, date, date, str] | None:
         )
     last = w.cycles[-1][1]
     agents = last.agent_names
+    length = p.systemic.cycle_length(last.regimen)
+    if length is None:
+        return None
     if w.block == "consolidation" and w.block_cycles == 0 and w.sessions:
         session = w.sessions[-1][1]
         hold = max([p.rfa.hold_days(a, before_rfa=False) for a in agents] or [0])
-        start = session.date + timedelta(days=max(hold, p.rfa.separation_days))
+        start = max(
+            session.date + timedelta(days=max(hold, p.rfa.separation_days)),
+            last.date + timedelta(days=length - p.systemic.cycle_window_days),
+        )
         latest = session.date + timedelta(days=p.consolidation.start_latest_days or 28)
         latest = max(latest, start)
         return (
@@ -771,9 +777,6 @@ def _next_cycle_window(w: _Walk) -> tuple[date, date, date, str] | None:
             latest,
             f"first consolidation cycle after RFA session {len(w.sessions)}",
         )
-    length = p.systemic.cycle_length(last.regimen)
-    if length is None:
-        return None
     target = last.date + timedelta(days=length)
     why = f"{last.regimen} every {length} days"
     if w.last_panel is not None and w.last_panel.date >= last.date:
