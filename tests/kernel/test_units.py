@@ -6,6 +6,7 @@ import doctest
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -224,6 +225,8 @@ def test_tables_are_read_only() -> None:
 
 def test_exact_decimal() -> None:
     assert exact_decimal("x", 0.1) == Fraction(1, 10)
+    assert exact_decimal("x", np.float64(0.3)) == Fraction(3, 10)
+    assert to_canonical("bilirubin", np.float64(3.0), "mg/dL") == 51.3
     assert exact_decimal("x", 7) == 7
     with pytest.raises(ClinicalValueError, match="x: nan"):
         exact_decimal("x", math.nan)

@@ -246,10 +246,11 @@ def exact_decimal(field: str, value: float) -> Fraction:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ClinicalValueError(f"{field}: {value!r} is not a number (a finite real is required)")
     if isinstance(value, int):
-        return Fraction(value)
+        return Fraction(int(value))
     if not math.isfinite(value):
         raise ClinicalValueError(f"{field}: {value!r} is not finite (a finite real is required)")
-    return Fraction(repr(value))
+    # repr of the plain float: subclasses (numpy.float64) may wrap it in their type name
+    return Fraction(repr(float(value)))
 
 
 def normalize_analyte(analyte: str) -> str:
