@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Literal
 
 from rfatrial.kernel.albi import albi
 from rfatrial.kernel.child_pugh import child_pugh
 from rfatrial.kernel.history import LabPanel
 from rfatrial.kernel.protocol import GateCriterion, ScoreCriterion, ThresholdCriterion
-from rfatrial.kernel.units import convert
+from rfatrial.kernel.units import convert, exact_decimal
 
 __all__ = ["CriterionResult", "PanelResult", "check_panel"]
 
@@ -66,7 +67,28 @@ class PanelResult:
 
 
 def _compare(value: float, op: str, limit: float) -> bool:
+    # Floats decide unless the two sides are within rounding of each other; then the exact
+    # decimals do, so that a value exactly at a cut-off is judged as the protocol states it.
+    if abs(value - limit) <= 1e-9 * max(abs(limit), 1.0):
+        exact_value, exact_limit = exact_decimal("value", value), exact_decimal("limit", limit)
+        return exact_value >= exact_limit if op == ">=" else exact_value <= exact_limit
     return value >= limit if op == ">=" else value <= limit
+
+
+def _compare_uln(value: float, op: str, multiple: float, uln: float) -> bool:
+    limit = multiple * uln
+    if abs(value - limit) <= 1e-9 * max(abs(limit), 1.0):
+        exact_value = exact_decimal("value", value)
+        exact_limit = exact_decimal("multiple", multiple) * exact_decimal("uln", uln)
+        return exact_value >= exact_limit if op == ">=" else exact_value <= exact_limit
+    return value >= limit if op == ">=" else value <= limit
+
+
+@lru_cache(maxsize=65536)
+def _child_pugh_class(
+    bili: float, bili_unit: str, alb: float, alb_unit: str, inr: float, asc: str, enc: str
+) -> str:
+    return child_pugh(bili, bili_unit, alb, alb_unit, inr, asc, enc).klass  # type: ignore[arg-type]
 
 
 def _threshold(panel: LabPanel, rule: ThresholdCriterion) -> CriterionResult:
@@ -81,7 +103,8 @@ def _threshold(panel: LabPanel, rule: ThresholdCriterion) -> CriterionResult:
                 rule.key, "missing", result.value, result.unit, text + " (no ULN)"
             )
         limit = rule.uln_multiple * result.uln
-        status: Status = "pass" if _compare(result.value, rule.op, limit) else "fail"
+        ok = _compare_uln(result.value, rule.op, rule.uln_multiple, result.uln)
+        status: Status = "pass" if ok else "fail"
         return CriterionResult(
             rule.key, status, result.value, result.unit, f"{text} (= {limit:g} {result.unit})"
         )
@@ -89,7 +112,8 @@ def _threshold(panel: LabPanel, rule: ThresholdCriterion) -> CriterionResult:
     text = f"{sign} {rule.value:g} {rule.unit}"
     if result is None:
         return CriterionResult(rule.key, "missing", None, None, text)
-    value = convert(rule.analyte, result.value, result.unit, rule.unit)
+    same = result.unit == rule.unit
+    value = result.value if same else convert(rule.analyte, result.value, result.unit, rule.unit)
     status = "pass" if _compare(value, rule.op, rule.value) else "fail"
     return CriterionResult(rule.key, status, round(value, 6), rule.unit, text)
 
@@ -101,16 +125,15 @@ def _score(panel: LabPanel, rule: ScoreCriterion) -> CriterionResult:
         if None in (bili, alb, inr) or panel.ascites is None or panel.encephalopathy is None:
             return CriterionResult(rule.key, "missing", None, None, text)
         assert bili is not None and alb is not None and inr is not None
-        cp = child_pugh(
+        value: str = _child_pugh_class(
             bili.value,
             bili.unit,
             alb.value,
             alb.unit,
-            convert("inr", inr.value, inr.unit, "ratio"),
+            inr.value if inr.unit == "ratio" else convert("inr", inr.value, inr.unit, "ratio"),
             panel.ascites,
             panel.encephalopathy,
         )
-        value: str = cp.klass
     else:
         bili, alb = panel.result("bilirubin"), panel.result("albumin")
         if bili is None or alb is None:

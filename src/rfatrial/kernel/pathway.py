@@ -120,6 +120,14 @@ class _Walk:
     deviations: list[Deviation] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
     visits: dict[str, tuple[int, date, tuple[str, ...]]] = field(default_factory=dict)
+    judged: dict[int, PanelResult] = field(default_factory=dict)
+
+    def gate_check(self, panel: LabPanel) -> PanelResult:
+        """The pre-RFA gate on ``panel``, judged once per evaluation."""
+        found = self.judged.get(id(panel))
+        if found is None:
+            found = self.judged[id(panel)] = check_panel(panel, self.protocol.lab_gate.criteria)
+        return found
 
     def deviate(
         self,
@@ -456,7 +464,7 @@ def _open_rfa(w: _Walk, scan: ImagingAssessment) -> None:
 
 
 def _gate(w: _Walk, panel: LabPanel) -> None:
-    result = check_panel(panel, w.protocol.lab_gate.criteria)
+    result = w.gate_check(panel)
     w.gate_result = result
     if not result.passed:
         w.gate_failures += 1
@@ -586,7 +594,7 @@ def _session_gate_deviations(w: _Walk, e: RfaSession, number: int, i: int) -> No
             e.justification,
         )
         return
-    result = check_panel(panel, p.lab_gate.criteria)
+    result = w.gate_check(panel)
     if not result.passed:
         w.deviate(
             "rfa_lab_gate_failed",
