@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import json
-from datetime import date
+import datetime as dt
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -71,8 +71,8 @@ class _Model(BaseModel):
 
 class Screening(_Model):
     type: Literal["screening"] = "screening"
-    date: date
-    consent_date: date
+    date: dt.date
+    consent_date: dt.date
     eligible: bool
     liver_lesion_count: Annotated[int, Field(ge=1, le=100)]
     ras_status: Literal["wild_type", "mutant", "unknown"] = "unknown"
@@ -82,7 +82,7 @@ class Screening(_Model):
 
 class Randomization(_Model):
     type: Literal["randomization"] = "randomization"
-    date: date
+    date: dt.date
     arm: Arm
     stratum: dict[str, str] = Field(default_factory=dict)
 
@@ -98,7 +98,7 @@ class Agent(_Model):
 
 class SystemicCycle(_Model):
     type: Literal["systemic_cycle"] = "systemic_cycle"
-    date: date
+    date: dt.date
     regimen: Annotated[str, Field(min_length=1, max_length=64)]
     agents: list[Agent] = Field(default_factory=list)
     line: Annotated[int, Field(ge=1, le=10)] = 1
@@ -112,7 +112,7 @@ class Complication(_Model):
     description: Text
     cirse_grade: Annotated[int, Field(ge=1, le=6)]
     clavien_dindo: Literal["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"] | None = None
-    onset_date: date | None = None
+    onset_date: dt.date | None = None
 
 
 class AblatedLesion(_Model):
@@ -126,7 +126,7 @@ class AblatedLesion(_Model):
 
 class RfaSession(_Model):
     type: Literal["rfa_session"] = "rfa_session"
-    date: date
+    date: dt.date
     lesions: Annotated[list[AblatedLesion], Field(min_length=1)]
     complications: list[Complication] = Field(default_factory=list)
     justification: Text | None = None
@@ -155,7 +155,7 @@ class LesionMeasurement(_Model):
 
 class ImagingAssessment(_Model):
     type: Literal["imaging"] = "imaging"
-    date: date
+    date: dt.date
     modality: Modality
     purpose: Literal["baseline", "response", "follow_up"] = "response"
     lesions: list[LesionMeasurement] = Field(default_factory=list)
@@ -189,7 +189,7 @@ class LabResult(_Model):
 
 class LabPanel(_Model):
     type: Literal["lab_panel"] = "lab_panel"
-    date: date
+    date: dt.date
     results: Annotated[list[LabResult], Field(min_length=1)]
     ascites: Literal["none", "mild", "moderate_severe"] | None = None
     encephalopathy: Literal["none", "grade_1_2", "grade_3_4"] | None = None
@@ -208,7 +208,7 @@ class PostRfaLesionResult(_Model):
 
 class PostRfaScan(_Model):
     type: Literal["post_rfa_scan"] = "post_rfa_scan"
-    date: date
+    date: dt.date
     modality: Modality
     results: Annotated[list[PostRfaLesionResult], Field(min_length=1)]
     new_lesions: list[LesionMeasurement] = Field(default_factory=list)
@@ -217,19 +217,19 @@ class PostRfaScan(_Model):
 
 class FollowUpVisit(_Model):
     type: Literal["follow_up_visit"] = "follow_up_visit"
-    date: date
+    date: dt.date
     visit_id: Annotated[str, Field(min_length=1, max_length=16)]
     components: list[Component] = Field(default_factory=list)
 
 
 class AdverseEvent(_Model):
     type: Literal["adverse_event"] = "adverse_event"
-    date: date
+    date: dt.date
     term: Annotated[str, Field(min_length=1, max_length=128)]
     grade: Annotated[int, Field(ge=1, le=5)]
     serious: bool = False
     related_to: list[Literal["systemic", "rfa", "none"]] = Field(default_factory=list)
-    end_date: date | None = None
+    end_date: dt.date | None = None
     outcome: Literal["recovered", "recovering", "not_recovered", "sequelae", "fatal"] | None = None
 
     @model_validator(mode="after")
@@ -244,20 +244,20 @@ class AdverseEvent(_Model):
 
 class Withdrawal(_Model):
     type: Literal["withdrawal"] = "withdrawal"
-    date: date
+    date: dt.date
     reason: Text
     initiated_by: Literal["patient", "investigator"] = "investigator"
 
 
 class Death(_Model):
     type: Literal["death"] = "death"
-    date: date
+    date: dt.date
     cause: Annotated[str, Field(max_length=256)] = "unknown"
 
 
 class LostToFollowUp(_Model):
     type: Literal["lost_to_follow_up"] = "lost_to_follow_up"
-    date: date
+    date: dt.date
 
 
 Event = Annotated[

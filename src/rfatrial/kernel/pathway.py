@@ -1061,10 +1061,11 @@ def _visit_deviations(w: _Walk) -> None:
                 None,
             )
     for visit_id, (i, day, components) in w.visits.items():
-        v = planned.get(visit_id)
-        if v is None:
+        found = planned.get(visit_id)
+        if found is None:
             w.issues.append(f"events[{i}]: '{visit_id}' is not a visit of the follow-up calendar")
             continue
+        v = found
         if not v.earliest <= day <= v.latest:
             w.deviate(
                 "visit_out_of_window",
