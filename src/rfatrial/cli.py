@@ -39,7 +39,6 @@ app.add_typer(protocol_app, name="protocol")
 app.add_typer(schema_app, name="schema")
 
 out = Console()
-err = Console(stderr=True)
 
 ProtocolOption = Annotated[
     Path | None,
@@ -48,7 +47,7 @@ ProtocolOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 

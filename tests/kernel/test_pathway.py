@@ -200,9 +200,14 @@ def test_never_more_than_the_maximum_number_of_sessions() -> None:
     two = amended(rfa={"max_sessions": 2})
     events = (*first_session(), cycle(49), scan(63, {"L4": 9.0}), labs(64))
     r = run("experimental", *events, today=64, protocol=two)
+    # the next session waits for the 1-month scan of the last one
+    assert "rfa_session" not in kinds(r) and "post_rfa_scan" in kinds(r)
+    complete = {"L1": "complete", "L2": "complete", "L3": "complete"}
+    events = (*events, post_scan(68, complete), labs(69))
+    r = run("experimental", *events, today=69, protocol=two)
     assert "rfa_session" in kinds(r)
-    events = (*events, rfa(66, ["L4"], justification="one left"))
-    r = run("experimental", *events, today=67, protocol=two)
+    events = (*events, rfa(70, ["L4"], justification="one left"))
+    r = run("experimental", *events, today=71, protocol=two)
     assert r.rfa_stopped == "max_sessions" and r.phase == "follow_up"
 
 

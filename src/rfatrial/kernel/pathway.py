@@ -879,6 +879,8 @@ def _rfa_actions(w: _Walk, scan: ImagingAssessment) -> list[NextAction]:
         ]
     if rfa_earliest > scan_latest:
         return [_repeat_scan(w, scan_latest)]
+    if w.pending_scans:
+        return []  # the next session is planned once the last one's 1-month scan is read
     result = w.gate_result
     if result is not None and result.passed:
         latest = min(scan_latest, result.panel_date + timedelta(days=gate.freshness_days))

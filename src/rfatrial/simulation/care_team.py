@@ -31,6 +31,14 @@ from rfatrial.kernel.protocol import Protocol
 __all__ = ["PatientModel", "simulate_patient"]
 
 _SEGMENTS = ("S2", "S3", "S4a", "S4b", "S5", "S6", "S7", "S8")
+_AE_TERMS = (
+    ("Neutrophil count decreased", 2),
+    ("Neutrophil count decreased", 3),
+    ("Peripheral sensory neuropathy", 1),
+    ("Diarrhea", 2),
+    ("Fatigue", 1),
+    ("Platelet count decreased", 1),
+)
 _REGIMENS: dict[str, list[dict[str, Any]]] = {
     "FOLFOX": [
         {"name": "oxaliplatin", "dose": 85, "unit": "mg/m2"},
@@ -60,6 +68,7 @@ class PatientModel:
     new_lesion_per_scan: float = 0.05
     monthly_death: float = 0.005
     monthly_dropout: float = 0.002
+    adverse_event_per_cycle: float = 0.2
 
 
 @dataclass(slots=True)
@@ -71,6 +80,7 @@ class _State:
     sizes: dict[str, float] = field(default_factory=dict)
     segments: dict[str, str] = field(default_factory=dict)
     ablated: set[str] = field(default_factory=set)
+    sessions: list[list[str]] = field(default_factory=list)
     next_id: int = 1
     progressed: bool = False
 
@@ -130,7 +140,23 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
         agents = [dict(x) for x in _REGIMENS[s.regimen]]
         if s.bevacizumab:
             agents.append({"name": "bevacizumab", "dose": 5, "unit": "mg/kg"})
-        return [{"type": "systemic_cycle", "date": d, "regimen": s.regimen, "agents": agents}]
+        out: list[dict[str, Any]] = [
+            _labs(day, True, rng),  # pre-cycle labs, drawn the same morning
+            {"type": "systemic_cycle", "date": d, "regimen": s.regimen, "agents": agents},
+        ]
+        if rng.random() < s.model.adverse_event_per_cycle:
+            term, grade = rng.choice(_AE_TERMS)
+            out.append(
+                {
+                    "type": "adverse_event",
+                    "date": d,
+                    "term": term,
+                    "grade": grade,
+                    "serious": grade >= 3,
+                    "related_to": ["systemic"],
+                }
+            )
+        return out
     if a.kind == "response_scan":
         progress = rng.random() < s.model.progression_per_scan
         new = []
@@ -159,8 +185,8 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
         return [_labs(day, rng.random() >= s.model.gate_failure, rng)]
     if a.kind == "rfa_session":
         chosen = list(a.lesions[:6])
-        for lid in chosen:
-            s.ablated.add(lid)
+        s.ablated.update(chosen)
+        s.sessions.append(chosen)
         return [
             {
                 "type": "rfa_session",
@@ -178,7 +204,7 @@ def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, An
         ]
     if a.kind == "post_rfa_scan":
         results = []
-        for lid in sorted(s.ablated):
+        for lid in s.sessions[(a.session or len(s.sessions)) - 1]:
             residual = rng.random() < s.model.residual_after_rfa
             if residual:
                 s.ablated.discard(lid)

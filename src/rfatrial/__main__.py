@@ -1,0 +1,5 @@
+"""``python -m rfatrial``: the command line."""
+
+from rfatrial.cli import app
+
+app(prog_name="rfatrial")
