@@ -16,8 +16,8 @@ Examples
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
