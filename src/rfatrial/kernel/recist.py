@@ -74,10 +74,12 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, TypeAlias
 
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
@@ -140,6 +142,22 @@ class LesionObservation:
     too_small_to_measure: bool = False
 
     def __post_init__(self) -> None:
+        # Cheap checks of the usual case first; anything else takes the full checks below.
+        lesion_id, organ, mm = self.lesion_id, self.organ, self.diameter_mm
+        if (
+            type(lesion_id) is str
+            and lesion_id.strip()
+            and type(organ) is str
+            and organ.strip()
+            and type(self.is_node) is bool
+            and type(self.too_small_to_measure) is bool
+            and (
+                mm is None
+                or (type(mm) is float and 0 <= mm < math.inf)
+                or (type(mm) is int and mm >= 0)
+            )
+        ):
+            return
         _check_text("lesion_id", self.lesion_id)
         _check_text(f"lesion {self.lesion_id}: organ", self.organ)
         _check_bool(f"lesion {self.lesion_id}: is_node", self.is_node)
@@ -310,17 +328,78 @@ class TimepointResponse:
     untracked: tuple[str, ...] = field(default=())
 
 
-def _mm(criteria: RecistCriteria, name: str) -> Fraction:
-    return exact_decimal(name, getattr(criteria, name))
+# Sizes are exact decimals in micrometres: an ``int`` when the millimetres have at most 3 decimals
+# (every real measurement), otherwise a ``Fraction``. Sums and comparisons are then exact integer
+# arithmetic, with the same results as on the exact decimals in millimetres.
+_Exact: TypeAlias = "int | Fraction"
+_UM_PER_MM = 1000
+_FAST_LIMIT_MM = 1e9  # below it, floats are far closer together than 0.001 mm
 
 
-def _size(obs: LesionObservation, criteria: RecistCriteria) -> Fraction | None:
+def _micrometres(name: str, value: float) -> _Exact:
+    """The exact decimal of ``value`` (mm) in micrometres."""
+    if type(value) is float and -_FAST_LIMIT_MM < value < _FAST_LIMIT_MM:
+        scaled = round(value * _UM_PER_MM)
+        # the decimal scaled/1000 reads back as value: it is the shortest repr (same digits or
+        # fewer, and two decimals of at most 3 places are never within one float spacing here)
+        if scaled / _UM_PER_MM == value:
+            return scaled
+    elif type(value) is int:
+        return value * _UM_PER_MM
+    exact = exact_decimal(name, value) * _UM_PER_MM
+    return exact.numerator if exact.denominator == 1 else exact
+
+
+def _ratio(name: str, value: float) -> tuple[int, int]:
+    exact = exact_decimal(name, value)
+    return exact.numerator, exact.denominator
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """The numbers of a :class:`RecistCriteria`, exact: lengths in µm, ratios as (num, den)."""
+
+    too_small: _Exact
+    measurable: _Exact
+    measurable_node: _Exact
+    pathological_node: _Exact
+    pd_absolute: _Exact
+    pd_increase: tuple[int, int]
+    pr_decrease: tuple[int, int]
+
+
+def _make_limits(criteria: RecistCriteria) -> _Limits:
+    return _Limits(
+        too_small=_micrometres("too_small_mm", criteria.too_small_mm),
+        measurable=_micrometres("min_measurable_mm", criteria.min_measurable_mm),
+        measurable_node=_micrometres("min_measurable_node_mm", criteria.min_measurable_node_mm),
+        pathological_node=_micrometres("pathological_node_mm", criteria.pathological_node_mm),
+        pd_absolute=_micrometres("pd_absolute_mm", criteria.pd_absolute_mm),
+        pd_increase=_ratio("pd_increase", criteria.pd_increase),
+        pr_decrease=_ratio("pr_decrease", criteria.pr_decrease),
+    )
+
+
+_cached_limits = lru_cache(maxsize=64)(_make_limits)
+_DEFAULT_LIMITS = _make_limits(_DEFAULT)
+
+
+def _limits(criteria: RecistCriteria) -> _Limits:
+    if criteria is _DEFAULT:
+        return _DEFAULT_LIMITS
+    try:
+        return _cached_limits(criteria)
+    except TypeError:  # not hashable
+        return _make_limits(criteria)
+
+
+def _size(obs: LesionObservation, limits: _Limits) -> _Exact | None:
     """The size that enters a sum: 5 mm if too small, ``None`` if not evaluated."""
     if obs.too_small_to_measure:
-        return _mm(criteria, "too_small_mm")
+        return limits.too_small
     if obs.diameter_mm is None:
         return None
-    return exact_decimal("diameter_mm", obs.diameter_mm)
+    return _micrometres("diameter_mm", obs.diameter_mm)
 
 
 def is_measurable(obs: LesionObservation, criteria: RecistCriteria = _DEFAULT) -> bool:
@@ -340,9 +419,9 @@ def is_measurable(obs: LesionObservation, criteria: RecistCriteria = _DEFAULT) -
     """
     if obs.too_small_to_measure or obs.diameter_mm is None:
         return False
-    size = exact_decimal("diameter_mm", obs.diameter_mm)
-    limit = "min_measurable_node_mm" if obs.is_node else "min_measurable_mm"
-    return size >= _mm(criteria, limit)
+    limits = _limits(criteria)
+    size = _micrometres("diameter_mm", obs.diameter_mm)
+    return size >= (limits.measurable_node if obs.is_node else limits.measurable)
 
 
 def _unique(observations: Sequence[LesionObservation], where: str) -> dict[str, LesionObservation]:
@@ -376,85 +455,112 @@ def select_targets(
     >>> select_targets(lesions)
     TargetSelection(targets=('L2', 'L1'), non_targets=('L0',), normal_nodes=())
     """
-    by_id = _unique(baseline, "baseline")
-    candidates: list[tuple[Fraction, str]] = []
+    return _select(_unique(baseline, "baseline"), criteria, _limits(criteria))[0]
+
+
+def _select(
+    by_id: dict[str, LesionObservation], criteria: RecistCriteria, limits: _Limits
+) -> tuple[TargetSelection, dict[str, _Exact]]:
+    """The selection, and the baseline size of every target."""
+    candidates: list[tuple[_Exact, str]] = []
     normal_nodes: list[str] = []
     for obs in by_id.values():
-        size = _size(obs, criteria)
+        size = _size(obs, limits)
         if obs.is_node:
             if size is None:
                 raise ClinicalValueError(
                     f"baseline lesion {obs.lesion_id!r}: a lymph node needs its short axis to "
                     "be classified (normal < 10 mm, non-target 10-15 mm, target ≥ 15 mm)"
                 )
-            if size < _mm(criteria, "pathological_node_mm"):
+            if size < limits.pathological_node:
                 normal_nodes.append(obs.lesion_id)
                 continue
         elif size == 0:
             raise ClinicalValueError(
                 f"baseline lesion {obs.lesion_id!r}: diameter 0 mm (disappeared) at baseline"
             )
-        if is_measurable(obs, criteria):
-            assert size is not None
+        if (
+            size is not None
+            and not obs.too_small_to_measure
+            and size >= (limits.measurable_node if obs.is_node else limits.measurable)
+        ):
             candidates.append((size, obs.lesion_id))
     candidates.sort(key=lambda item: (-item[0], item[1]))
     targets: list[str] = []
+    sizes: dict[str, _Exact] = {}
     per_organ: dict[str, int] = {}
-    for _, lesion_id in candidates:
+    max_targets, max_per_organ = criteria.max_targets, criteria.max_targets_per_organ
+    for size, lesion_id in candidates:
+        if len(targets) >= max_targets:
+            break
         organ = by_id[lesion_id].organ.strip().casefold()
-        if len(targets) < criteria.max_targets and per_organ.get(organ, 0) < (
-            criteria.max_targets_per_organ
-        ):
+        count = per_organ.get(organ, 0)
+        if count < max_per_organ:
             targets.append(lesion_id)
-            per_organ[organ] = per_organ.get(organ, 0) + 1
-    chosen = set(targets) | set(normal_nodes)
-    non_targets = tuple(lesion_id for lesion_id in by_id if lesion_id not in chosen)
-    return TargetSelection(tuple(targets), non_targets, tuple(normal_nodes))
+            sizes[lesion_id] = size
+            per_organ[organ] = count + 1
+    if normal_nodes:
+        chosen = sizes.keys() | normal_nodes
+        non_targets = tuple(lesion_id for lesion_id in by_id if lesion_id not in chosen)
+    else:
+        non_targets = tuple(lesion_id for lesion_id in by_id if lesion_id not in sizes)
+    return TargetSelection(tuple(targets), non_targets, tuple(normal_nodes)), sizes
 
 
-def _is_pd(total: Fraction, nadir: Fraction, criteria: RecistCriteria) -> bool:
+def _is_pd(total: _Exact, nadir: _Exact, limits: _Limits) -> bool:
     increase = total - nadir
-    return increase >= _mm(criteria, "pd_increase") * nadir and increase >= _mm(
-        criteria, "pd_absolute_mm"
-    )
+    num, den = limits.pd_increase
+    return increase * den >= num * nadir and increase >= limits.pd_absolute
 
 
 @dataclass(frozen=True, slots=True)
 class _TargetResult:
     response: TargetResponse | None
-    total: Fraction | None = None
-    baseline: Fraction | None = None
-    nadir: Fraction | None = None
+    total: _Exact | None = None
+    baseline: _Exact | None = None
+    nadir: _Exact | None = None
 
 
 def _target_response(
     active: Sequence[str],
-    base_sizes: dict[str, Fraction],
-    history: Sequence[dict[str, Fraction | None]],
-    now: dict[str, Fraction | None],
+    base_sizes: dict[str, _Exact],
+    history: Sequence[dict[str, _Exact | None]],
+    now: dict[str, _Exact | None],
     is_node: dict[str, bool],
-    criteria: RecistCriteria,
+    limits: _Limits,
 ) -> _TargetResult:
     if not active:
         return _TargetResult(None)
-    baseline = sum((base_sizes[t] for t in active), Fraction(0))
-    sums = [baseline]
+    baseline: _Exact = 0
+    for t in active:
+        baseline += base_sizes[t]
+    nadir = baseline
     for earlier in history:
-        sizes = [earlier[t] for t in active]
-        if all(s is not None for s in sizes):
-            sums.append(sum((s for s in sizes if s is not None), Fraction(0)))
-    nadir = min(sums)
-    known = [now[t] for t in active if now[t] is not None]
-    partial = sum((s for s in known if s is not None), Fraction(0))
-    if _is_pd(partial, nadir, criteria):
-        complete = len(known) == len(active)
-        return _TargetResult("PD", partial if complete else None, baseline, nadir)
-    if len(known) < len(active):
+        total: _Exact = 0
+        for t in active:
+            size = earlier[t]
+            if size is None:
+                break
+            total += size
+        else:
+            if total < nadir:
+                nadir = total
+    partial: _Exact = 0
+    known = 0
+    for t in active:
+        size = now[t]
+        if size is not None:
+            partial += size
+            known += 1
+    if _is_pd(partial, nadir, limits):
+        return _TargetResult("PD", partial if known == len(active) else None, baseline, nadir)
+    if known < len(active):
         return _TargetResult("NE", None, baseline, nadir)
-    node_limit = _mm(criteria, "pathological_node_mm")
+    node_limit = limits.pathological_node
     if all((now[t] or 0) < node_limit if is_node[t] else now[t] == 0 for t in active):
         return _TargetResult("CR", partial, baseline, nadir)
-    if partial - baseline <= -_mm(criteria, "pr_decrease") * baseline:
+    num, den = limits.pr_decrease
+    if (partial - baseline) * den <= -num * baseline:
         return _TargetResult("PR", partial, baseline, nadir)
     return _TargetResult("SD", partial, baseline, nadir)
 
@@ -463,21 +569,22 @@ def _non_target_response(
     remaining: Sequence[str],
     observations: dict[str, LesionObservation],
     timepoint: Timepoint,
-    criteria: RecistCriteria,
+    limits: _Limits,
 ) -> NonTargetResponse | None:
     if timepoint.non_target_unequivocal_progression:
         return "PD"
     if not remaining:
         return None
     present = unevaluated = False
-    node_limit = _mm(criteria, "pathological_node_mm")
+    node_limit = limits.pathological_node
     for lesion_id in remaining:
         obs = observations.get(lesion_id)
-        size = None if obs is None else _size(obs, criteria)
+        size = None if obs is None else _size(obs, limits)
         if obs is None or size is None:
             unevaluated = True
         elif size >= node_limit if obs.is_node else size > 0:
             present = True
+            break
     if present:
         return "NON_CR_NON_PD"
     if unevaluated:
@@ -505,14 +612,16 @@ def _overall(
     return target
 
 
-def _fraction_change(value: Fraction | None, reference: Fraction | None) -> float | None:
+def _fraction_change(value: _Exact | None, reference: _Exact | None) -> float | None:
     if value is None or reference is None or reference == 0:
         return None
+    # int / int is correctly rounded, as is float() of a Fraction: the float of the exact ratio
     return float((value - reference) / reference)
 
 
-def _as_float(value: Fraction | None) -> float | None:
-    return None if value is None else float(value)
+def _as_float(value: _Exact | None) -> float | None:
+    """Micrometres back to millimetres, rounded once."""
+    return None if value is None else float(value / _UM_PER_MM)
 
 
 def assess_series(
@@ -550,19 +659,15 @@ def assess_series(
     >>> r.targets, r.target_response, r.baseline_sum_mm
     (('L2',), 'SD', 20.0)
     """
-    selection = select_targets(baseline, criteria)
+    by_id = _unique(baseline, "baseline")
+    limits = _limits(criteria)
+    selection, base_sizes = _select(by_id, criteria, limits)
     if not selection.targets and not selection.non_targets:
         raise ClinicalValueError(
             "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
         )
-    by_id = _unique(baseline, "baseline")
-    base_sizes: dict[str, Fraction] = {}
-    for lesion_id in selection.targets:
-        size = _size(by_id[lesion_id], criteria)
-        assert size is not None  # targets are measurable
-        base_sizes[lesion_id] = size
     is_node = {lesion_id: obs.is_node for lesion_id, obs in by_id.items()}
-    history: list[dict[str, Fraction | None]] = []
+    history: list[dict[str, _Exact | None]] = []
     treated: set[str] = set()
     responses: list[TimepointResponse] = []
     for number, timepoint in enumerate(followups, start=1):
@@ -571,14 +676,14 @@ def assess_series(
         observations = _unique(timepoint.observations, f"timepoint {number}")
         treated |= timepoint.treated & by_id.keys()
         active = [t for t in selection.targets if t not in treated]
-        now: dict[str, Fraction | None] = {
-            t: (_size(observations[t], criteria) if t in observations else None)
+        now: dict[str, _Exact | None] = {
+            t: (_size(observations[t], limits) if t in observations else None)
             for t in selection.targets
         }
-        target = _target_response(active, base_sizes, history, now, is_node, criteria)
+        target = _target_response(active, base_sizes, history, now, is_node, limits)
         history.append(now)
         remaining = [n for n in selection.non_targets if n not in treated]
-        non_target = _non_target_response(remaining, observations, timepoint, criteria)
+        non_target = _non_target_response(remaining, observations, timepoint, limits)
         responses.append(
             TimepointResponse(
                 target_response=target.response,

@@ -38,6 +38,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -215,6 +216,9 @@ ANALYTES: Final[Mapping[str, AnalyteSpec]] = MappingProxyType(
 """Every analyte the kernel knows, by key (read-only)."""
 
 
+_EXACT_INT: Final = float(2**53)
+
+
 def exact_decimal(field: str, value: float) -> Fraction:
     """Return ``value`` as the exact decimal it was written as, after checking it is finite.
 
@@ -243,6 +247,15 @@ def exact_decimal(field: str, value: float) -> Fraction:
     >>> exact_decimal("ULN", 0.3) * 3 == exact_decimal("value", 0.9)
     True
     """
+    kind = type(value)
+    if kind is float:
+        # integral below 2**53: the shortest repr is the integer itself (NaN and ±inf fail both)
+        if -_EXACT_INT < value < _EXACT_INT and value.is_integer():
+            return Fraction(int(value))
+        if math.isfinite(value):
+            return _float_decimal(value)
+    elif kind is int:
+        return Fraction(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ClinicalValueError(f"{field}: {value!r} is not a number (a finite real is required)")
     if isinstance(value, int):
@@ -250,7 +263,17 @@ def exact_decimal(field: str, value: float) -> Fraction:
     if not math.isfinite(value):
         raise ClinicalValueError(f"{field}: {value!r} is not finite (a finite real is required)")
     # repr of the plain float: subclasses (numpy.float64) may wrap it in their type name
-    return Fraction(repr(float(value)))
+    return _float_decimal(float(value))
+
+
+@lru_cache(maxsize=65536)
+def _float_decimal(value: float) -> Fraction:
+    """The exact decimal of the shortest ``repr`` of a finite plain float (cached)."""
+    text = repr(value)
+    if "e" in text:
+        return Fraction(text)
+    whole, _, decimals = text.partition(".")
+    return Fraction(int(whole + decimals), 10 ** len(decimals))
 
 
 def normalize_analyte(analyte: str) -> str:
@@ -261,6 +284,8 @@ def normalize_analyte(analyte: str) -> str:
     >>> normalize_analyte(" ALT ")
     'alt'
     """
+    if type(analyte) is str and analyte in _TABLE:
+        return analyte
     if not isinstance(analyte, str):
         raise ClinicalValueError(f"analyte: {analyte!r} is not a string")
     key = analyte.strip().lower()
@@ -299,6 +324,12 @@ def normalize_unit(analyte: str, unit: str) -> str:
     >>> normalize_unit("platelets", "G/L")
     '10^9/L'
     """
+    if type(analyte) is str and type(unit) is str:
+        return _resolve(analyte, unit)[1]
+    return _normalize_unit(analyte, unit)
+
+
+def _normalize_unit(analyte: str, unit: str) -> str:
     key = normalize_analyte(analyte)
     if not isinstance(unit, str):
         raise UnitError(f"{key}: unit {unit!r} is not a string")
@@ -308,6 +339,30 @@ def normalize_unit(analyte: str, unit: str) -> str:
         accepted = ", ".join(repr(u) for u in _TABLE[key][0])
         raise UnitError(f"{key}: unit {unit!r} is not an accepted unit (accepted: {accepted})")
     return spelled
+
+
+_Resolved = tuple[str, str, Fraction, Fraction, Fraction]
+
+
+def _resolve_uncached(analyte: str, unit: str) -> _Resolved:
+    """The analyte key, unit spelling, factor to the canonical unit and plausible range.
+
+    Errors are raised as by :func:`normalize_analyte` and :func:`normalize_unit`.
+    """
+    key = normalize_analyte(analyte)
+    spelled = _normalize_unit(key, unit)
+    units, low, high = _TABLE[key]
+    return key, spelled, units[spelled], low, high
+
+
+# Keyed on the raw spellings (plain ``str`` only); errors are raised each time, never cached.
+_resolve = lru_cache(maxsize=1024)(_resolve_uncached)
+
+
+def _lookup(analyte: str, unit: str) -> _Resolved:
+    if type(analyte) is str and type(unit) is str:
+        return _resolve(analyte, unit)
+    return _resolve_uncached(analyte, unit)
 
 
 def canonical_unit(analyte: str) -> str:
@@ -350,10 +405,10 @@ def to_canonical_exact(analyte: str, value: float, unit: str) -> Fraction:
     >>> to_canonical_exact("platelets", 75000, "/mm3")
     Fraction(75, 1)
     """
-    key = normalize_analyte(analyte)
-    spelled = normalize_unit(key, unit)
-    exact = exact_decimal(key, value) * _TABLE[key][0][spelled]
-    _, low, high = _TABLE[key]
+    key, spelled, factor, low, high = _lookup(analyte, unit)
+    exact = exact_decimal(key, value)
+    if factor != 1:
+        exact *= factor
     if exact < low or exact > high:
         canon = next(iter(_TABLE[key][0]))
         raise ClinicalValueError(
@@ -418,4 +473,5 @@ def convert(analyte: str, value: float, from_unit: str, to_unit: str) -> float:
     """
     key = normalize_analyte(analyte)
     canonical = to_canonical_exact(key, value, from_unit)
-    return float(canonical / _TABLE[key][0][normalize_unit(key, to_unit)])
+    factor = _lookup(key, to_unit)[2]
+    return float(canonical if factor == 1 else canonical / factor)
