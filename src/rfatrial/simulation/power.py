@@ -52,10 +52,12 @@ from scipy.optimize import brentq  # type: ignore[import-untyped, unused-ignore]
 from scipy.special import ndtr, ndtri  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = [
+    "AccrualPattern",
     "AnalyticPower",
     "EventProbability",
     "SimulatedPower",
     "SurvivalScenario",
+    "allocation_pattern",
     "analysis_time",
     "analytic_power",
     "critical_value",
@@ -517,7 +519,9 @@ class SimulatedPower:
         Mean and standard deviation over trials of the calendar time of the analysis (the
         trial's duration), months, among trials that reach the planned events.
     mean_events, mean_events_control, mean_events_experimental : float
-        Mean events at the analysis, overall and per arm, among those trials.
+        Mean events at the analysis, overall and per arm, among those trials. The events of
+        a trial exceed the planned number only if two events share the analysis time in
+        single precision (about one trial in 10,000).
     fraction_events_not_reached : float
         Fraction of trials in which the planned events are never observed.
     """
@@ -587,7 +591,7 @@ def simulate_power(
     workers : int, optional
         Threads (default: the number of CPUs, at most 4).
     chunk_trials : int, optional
-        Trials per chunk (default: about 2**18 patients per chunk). Changing it changes the
+        Trials per chunk (default: about 2**16 patients per chunk). Changing it changes the
         random streams.
 
     Returns
