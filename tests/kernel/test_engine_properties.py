@@ -72,7 +72,7 @@ def check_promises(h: PatientHistory, r: Evaluation) -> None:
                 or [P.rfa.separation_days]
             )
             assert a.earliest >= c.date + timedelta(days=hold), (a, c)
-        assert 0 < len(a.lesions)
+        assert len(a.lesions) > 0
 
 
 @SETTINGS
