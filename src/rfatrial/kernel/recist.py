@@ -107,6 +107,13 @@ def _check_text(name: str, value: object) -> None:
         raise ClinicalValueError(f"{name}: {value!r} must be a non-empty string")
 
 
+_INF = math.inf
+
+
+def _is_size_int(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
 def _check_bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
         raise ClinicalValueError(f"{name}: {value!r} is not a bool")
@@ -143,19 +150,16 @@ class LesionObservation:
 
     def __post_init__(self) -> None:
         # Cheap checks of the usual case first; anything else takes the full checks below.
+        # (for a str, ``not s.isspace()`` with ``s`` non-empty is ``bool(s.strip())``)
         lesion_id, organ, mm = self.lesion_id, self.organ, self.diameter_mm
         if (
-            type(lesion_id) is str
-            and lesion_id.strip()
-            and type(organ) is str
-            and organ.strip()
-            and type(self.is_node) is bool
-            and type(self.too_small_to_measure) is bool
-            and (
-                mm is None
-                or (type(mm) is float and 0 <= mm < math.inf)
-                or (type(mm) is int and mm >= 0)
-            )
+            type(lesion_id) is str is type(organ)
+            and type(self.is_node) is bool is type(self.too_small_to_measure)
+            and (0.0 <= mm < _INF if type(mm) is float else mm is None or _is_size_int(mm))
+            and lesion_id
+            and organ
+            and not lesion_id.isspace()
+            and not organ.isspace()
         ):
             return
         _check_text("lesion_id", self.lesion_id)
@@ -397,9 +401,14 @@ def _size(obs: LesionObservation, limits: _Limits) -> _Exact | None:
     """The size that enters a sum: 5 mm if too small, ``None`` if not evaluated."""
     if obs.too_small_to_measure:
         return limits.too_small
-    if obs.diameter_mm is None:
+    mm = obs.diameter_mm
+    if mm is None:
         return None
-    return _micrometres("diameter_mm", obs.diameter_mm)
+    if type(mm) is float and -1e9 < mm < 1e9:  # the fast path of _micrometres, inlined
+        um = round(mm * 1000)
+        if um / 1000 == mm:
+            return um
+    return _micrometres("diameter_mm", mm)
 
 
 def is_measurable(obs: LesionObservation, criteria: RecistCriteria = _DEFAULT) -> bool:
@@ -462,7 +471,7 @@ def _select(
     by_id: dict[str, LesionObservation], criteria: RecistCriteria, limits: _Limits
 ) -> tuple[TargetSelection, dict[str, _Exact]]:
     """The selection, and the baseline size of every target."""
-    candidates: list[tuple[_Exact, str]] = []
+    candidates: list[tuple[_Exact, str]] = []  # (-size, lesion_id): largest first, then by id
     normal_nodes: list[str] = []
     for obs in by_id.values():
         size = _size(obs, limits)
@@ -484,20 +493,20 @@ def _select(
             and not obs.too_small_to_measure
             and size >= (limits.measurable_node if obs.is_node else limits.measurable)
         ):
-            candidates.append((size, obs.lesion_id))
-    candidates.sort(key=lambda item: (-item[0], item[1]))
+            candidates.append((-size, obs.lesion_id))
+    candidates.sort()
     targets: list[str] = []
     sizes: dict[str, _Exact] = {}
     per_organ: dict[str, int] = {}
     max_targets, max_per_organ = criteria.max_targets, criteria.max_targets_per_organ
-    for size, lesion_id in candidates:
+    for negative, lesion_id in candidates:
         if len(targets) >= max_targets:
             break
         organ = by_id[lesion_id].organ.strip().casefold()
         count = per_organ.get(organ, 0)
         if count < max_per_organ:
             targets.append(lesion_id)
-            sizes[lesion_id] = size
+            sizes[lesion_id] = -negative
             per_organ[organ] = count + 1
     if normal_nodes:
         chosen = sizes.keys() | normal_nodes
@@ -513,12 +522,10 @@ def _is_pd(total: _Exact, nadir: _Exact, limits: _Limits) -> bool:
     return increase * den >= num * nadir and increase >= limits.pd_absolute
 
 
-@dataclass(frozen=True, slots=True)
-class _TargetResult:
-    response: TargetResponse | None
-    total: _Exact | None = None
-    baseline: _Exact | None = None
-    nadir: _Exact | None = None
+# (response, sum, baseline sum, nadir sum)
+_TargetResult: TypeAlias = (
+    "tuple[TargetResponse | None, _Exact | None, _Exact | None, _Exact | None]"
+)
 
 
 def _target_response(
@@ -530,7 +537,7 @@ def _target_response(
     limits: _Limits,
 ) -> _TargetResult:
     if not active:
-        return _TargetResult(None)
+        return None, None, None, None
     baseline: _Exact = 0
     for t in active:
         baseline += base_sizes[t]
@@ -553,16 +560,16 @@ def _target_response(
             partial += size
             known += 1
     if _is_pd(partial, nadir, limits):
-        return _TargetResult("PD", partial if known == len(active) else None, baseline, nadir)
+        return "PD", partial if known == len(active) else None, baseline, nadir
     if known < len(active):
-        return _TargetResult("NE", None, baseline, nadir)
+        return "NE", None, baseline, nadir
     node_limit = limits.pathological_node
     if all((now[t] or 0) < node_limit if is_node[t] else now[t] == 0 for t in active):
-        return _TargetResult("CR", partial, baseline, nadir)
+        return "CR", partial, baseline, nadir
     num, den = limits.pr_decrease
     if (partial - baseline) * den <= -num * baseline:
-        return _TargetResult("PR", partial, baseline, nadir)
-    return _TargetResult("SD", partial, baseline, nadir)
+        return "PR", partial, baseline, nadir
+    return "SD", partial, baseline, nadir
 
 
 def _non_target_response(
@@ -680,21 +687,23 @@ def assess_series(
             t: (_size(observations[t], limits) if t in observations else None)
             for t in selection.targets
         }
-        target = _target_response(active, base_sizes, history, now, is_node, limits)
+        response, total, base_sum, nadir = _target_response(
+            active, base_sizes, history, now, is_node, limits
+        )
         history.append(now)
         remaining = [n for n in selection.non_targets if n not in treated]
         non_target = _non_target_response(remaining, observations, timepoint, limits)
         responses.append(
             TimepointResponse(
-                target_response=target.response,
+                target_response=response,
                 non_target_response=non_target,
                 new_lesion=timepoint.new_lesion,
-                overall=_overall(target.response, non_target, timepoint),
-                sum_mm=_as_float(target.total),
-                baseline_sum_mm=_as_float(target.baseline),
-                nadir_sum_mm=_as_float(target.nadir),
-                change_from_baseline=_fraction_change(target.total, target.baseline),
-                change_from_nadir=_fraction_change(target.total, target.nadir),
+                overall=_overall(response, non_target, timepoint),
+                sum_mm=_as_float(total),
+                baseline_sum_mm=_as_float(base_sum),
+                nadir_sum_mm=_as_float(nadir),
+                change_from_baseline=_fraction_change(total, base_sum),
+                change_from_nadir=_fraction_change(total, nadir),
                 targets=tuple(active),
                 treated=tuple(sorted(treated)),
                 untracked=tuple(sorted(observations.keys() - by_id.keys())),
