@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rfatrial.kernel import units
@@ -248,10 +248,14 @@ _PAIRS = [(name, u1, u2) for name, s in ANALYTES.items() for u1 in s.units for u
     pair=st.sampled_from(_PAIRS),
     fraction=st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
 )
+@example(pair=("bilirubin", "µmol/L", "mg/dL"), fraction=1.0)
 def test_round_trip(pair: tuple[str, str, str], fraction: float) -> None:
     analyte, unit_a, unit_b = pair
     spec = ANALYTES[analyte]
-    canonical = spec.plausible_min + fraction * (spec.plausible_max - spec.plausible_min)
+    # Just inside the upper bound: 1500 µmol/L is 87.71929824561404 mg/dL once rounded, and that
+    # decimal is exactly 1500.000000000000084 µmol/L, rightly outside the plausible range.
+    span = (spec.plausible_max - spec.plausible_min) * (1 - 1e-9)
+    canonical = spec.plausible_min + fraction * span
     value = convert(analyte, canonical, spec.canonical_unit, unit_a)
     there = convert(analyte, value, unit_a, unit_b)
     back = convert(analyte, there, unit_b, unit_a)

@@ -473,6 +473,8 @@ def _select(
     """The selection, and the baseline size of every target."""
     candidates: list[tuple[_Exact, str]] = []  # (-size, lesion_id): largest first, then by id
     normal_nodes: list[str] = []
+    pathological_node, measurable_node = limits.pathological_node, limits.measurable_node
+    measurable = limits.measurable
     for obs in by_id.values():
         size = _size(obs, limits)
         if obs.is_node:
@@ -481,7 +483,7 @@ def _select(
                     f"baseline lesion {obs.lesion_id!r}: a lymph node needs its short axis to "
                     "be classified (normal < 10 mm, non-target 10-15 mm, target ≥ 15 mm)"
                 )
-            if size < limits.pathological_node:
+            if size < pathological_node:
                 normal_nodes.append(obs.lesion_id)
                 continue
         elif size == 0:
@@ -491,7 +493,7 @@ def _select(
         if (
             size is not None
             and not obs.too_small_to_measure
-            and size >= (limits.measurable_node if obs.is_node else limits.measurable)
+            and size >= (measurable_node if obs.is_node else measurable)
         ):
             candidates.append((-size, obs.lesion_id))
     candidates.sort()
@@ -510,9 +512,9 @@ def _select(
             per_organ[organ] = count + 1
     if normal_nodes:
         chosen = sizes.keys() | normal_nodes
-        non_targets = tuple(lesion_id for lesion_id in by_id if lesion_id not in chosen)
+        non_targets = tuple([lesion_id for lesion_id in by_id if lesion_id not in chosen])
     else:
-        non_targets = tuple(lesion_id for lesion_id in by_id if lesion_id not in sizes)
+        non_targets = tuple([lesion_id for lesion_id in by_id if lesion_id not in sizes])
     return TargetSelection(tuple(targets), non_targets, tuple(normal_nodes)), sizes
 
 
