@@ -332,9 +332,7 @@ def _cycle(w: _Walk, e: SystemicCycle, i: int) -> None:
                 i,
             )
     for number, s in w.sessions:
-        hold = max(
-            [p.rfa.hold_days(a, before_rfa=False) for a in e.agent_names] or [p.rfa.separation_days]
-        )
+        hold = p.rfa.hold_for(e.agent_names, before_rfa=False)
         gap = (e.date - s.date).days
         if gap < hold:
             w.deviate(
@@ -620,9 +618,7 @@ def _session_separation_deviations(w: _Walk, e: RfaSession, number: int, i: int)
     p = w.protocol
     for _, c in reversed(w.cycles):
         gap = (e.date - c.date).days
-        hold = max(
-            [p.rfa.hold_days(a, before_rfa=True) for a in c.agent_names] or [p.rfa.separation_days]
-        )
+        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
         if gap < hold:
             w.deviate(
                 "rfa_within_separation",
@@ -772,7 +768,7 @@ def _next_cycle_window(w: _Walk) -> tuple[date, date, date, str] | None:
         return None
     if w.block == "consolidation" and w.block_cycles == 0 and w.sessions:
         session = w.sessions[-1][1]
-        hold = max([p.rfa.hold_days(a, before_rfa=False) for a in agents] or [0])
+        hold = p.rfa.hold_for(agents, before_rfa=False)
         start = max(
             session.date + timedelta(days=max(hold, p.rfa.separation_days)),
             last.date + timedelta(days=length - p.systemic.cycle_window_days),
@@ -794,7 +790,7 @@ def _next_cycle_window(w: _Walk) -> tuple[date, date, date, str] | None:
             why += "; delayed: pre-cycle labs failed (" + ", ".join(c.key for c in failed) + ")"
     window = timedelta(days=p.systemic.cycle_window_days)
     for _, s in w.sessions:  # never propose a cycle inside the hold after a session
-        hold = max([p.rfa.hold_days(a, before_rfa=False) for a in agents] or [0])
+        hold = p.rfa.hold_for(agents, before_rfa=False)
         target = max(target, s.date + timedelta(days=max(hold, p.rfa.separation_days)))
     return target - window, target, target + window, why
 
@@ -842,9 +838,7 @@ def _separation_clear(w: _Walk) -> date:
     p = w.protocol
     clear = date.min
     for _, c in w.cycles[-4:]:
-        hold = max(
-            [p.rfa.hold_days(a, before_rfa=True) for a in c.agent_names] or [p.rfa.separation_days]
-        )
+        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
         clear = max(clear, c.date + timedelta(days=hold))
     return clear
 

@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -220,6 +221,12 @@ class Rfa(_Model):
         if self.min_margin_mm > self.ideal_margin_mm:
             raise ValueError("min_margin_mm must not exceed ideal_margin_mm")
         return self
+
+    def hold_for(self, agents: Iterable[str], *, before_rfa: bool) -> int:
+        """Days between a cycle of ``agents`` and an RFA session: the longest hold of any agent."""
+        return max(
+            (self.hold_days(a, before_rfa=before_rfa) for a in agents), default=self.separation_days
+        )
 
     def hold_days(self, agent: str, *, before_rfa: bool) -> int:
         """Days between ``agent`` and an RFA session: the longer of its hold and the separation."""
