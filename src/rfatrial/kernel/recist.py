@@ -128,7 +128,7 @@ class LesionObservation:
     lesion_id
         Stable identifier of the lesion across scans.
     organ
-        ``"liver"``, ``"lung"``, ``"lymph_node"``, ``"peritoneum"``, ...
+        The organ, e.g. ``"liver"``, ``"lung"``, ``"lymph_node"`` or ``"peritoneum"``.
     diameter_mm
         Longest diameter (short axis for nodes); ``0`` = disappeared; ``None`` = not evaluated.
     is_node
