@@ -3,9 +3,11 @@
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rfatrial.kernel.history import LabPanel
-from rfatrial.kernel.lab_gate import check_panel
+from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.protocol import default_protocol
 
 CRITERIA = default_protocol().lab_gate.criteria
@@ -106,3 +108,44 @@ def test_child_pugh_class_b_fails_the_gate() -> None:
 def test_an_unknown_unit_is_an_error_not_a_guess() -> None:
     with pytest.raises(ValueError, match="unit"):
         panel(passing(platelets={"value": 150, "unit": "furlongs"}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    platelets=st.sampled_from([49.9, 50, 50.1, 75, 74.99, 120]),
+    inr=st.sampled_from([1.5, 1.51, 1.0, 2.4]),
+    bilirubin=st.sampled_from([31.5, 31.6, 10, 60]),
+    alt=st.sampled_from([200, 200.5, 40, 199.99]),
+    albumin_g_dl=st.sampled_from([3.0, 2.99, 4.1, 2.7]),
+    neutrophils_mm3=st.sampled_from([1500, 1499, 3000, 900]),
+    ascites=st.sampled_from(["none", "mild", None]),
+    drop=st.sampled_from([None, "inr", "creatinine", "hemoglobin"]),
+    missing_ok=st.booleans(),
+)
+def test_the_fast_pass_agrees_with_the_full_judgement(
+    platelets: float,
+    inr: float,
+    bilirubin: float,
+    alt: float,
+    albumin_g_dl: float,
+    neutrophils_mm3: float,
+    ascites: str | None,
+    drop: str | None,
+    missing_ok: bool,
+) -> None:
+    results = passing(
+        platelets={"value": platelets},
+        inr={"value": inr},
+        bilirubin={"value": bilirubin},
+        alt={"value": alt},
+        albumin={"value": albumin_g_dl, "unit": "g/dL"},
+        neutrophils={"value": neutrophils_mm3, "unit": "/mm3"},
+    )
+    if drop:
+        results.pop(drop)
+    p = panel(results, ascites=ascites)
+    for criteria in (CRITERIA, default_protocol().systemic.pre_cycle_labs):
+        full = check_panel(p, criteria)
+        allowed = {"pass", "missing"} if missing_ok else {"pass"}
+        expected = all(c.status in allowed for c in full.criteria)
+        assert panel_passes(p, criteria, missing_ok=missing_ok) == expected

@@ -10,7 +10,7 @@ failed gates and is made by the pathway engine; this module judges one panel.
 
 Examples
 --------
->>> from rfatrial.kernel.history import LabPanel
+>>> from rfatrial.kernel.history import LabPanel, LabResult
 >>> from rfatrial.kernel.protocol import ThresholdCriterion
 >>> panel = LabPanel.model_validate({"date": "2026-03-02", "results": [
 ...     {"analyte": "platelets", "value": 42, "unit": "10^9/L"}]})
@@ -26,15 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from rfatrial.kernel.albi import albi
 from rfatrial.kernel.child_pugh import child_pugh
-from rfatrial.kernel.history import LabPanel
+from rfatrial.kernel.history import LabPanel, LabResult
 from rfatrial.kernel.protocol import GateCriterion, ScoreCriterion, ThresholdCriterion
 from rfatrial.kernel.units import convert, exact_decimal
 
-__all__ = ["CriterionResult", "PanelResult", "check_panel"]
+__all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes"]
 
 Status = Literal["pass", "fail", "missing"]
 
@@ -91,40 +91,35 @@ def _child_pugh_class(
     return child_pugh(bili, bili_unit, alb, alb_unit, inr, asc, enc).klass  # type: ignore[arg-type]
 
 
-def _threshold(panel: LabPanel, rule: ThresholdCriterion) -> CriterionResult:
-    sign = "≥" if rule.op == ">=" else "≤"
-    result = panel.result(rule.analyte)
-    if rule.uln_multiple is not None:
-        text = f"{sign} {rule.uln_multiple:g} × ULN"
-        if result is None:
-            return CriterionResult(rule.key, "missing", None, None, text)
-        if result.uln is None:
-            return CriterionResult(
-                rule.key, "missing", result.value, result.unit, text + " (no ULN)"
-            )
-        limit = rule.uln_multiple * result.uln
-        ok = _compare_uln(result.value, rule.op, rule.uln_multiple, result.uln)
-        status: Status = "pass" if ok else "fail"
-        return CriterionResult(
-            rule.key, status, result.value, result.unit, f"{text} (= {limit:g} {result.unit})"
-        )
-    assert rule.value is not None and rule.unit is not None  # guaranteed by the protocol model
-    text = f"{sign} {rule.value:g} {rule.unit}"
+_Results = dict[str, LabResult]
+# One judgement: status, the value compared (in the criterion's unit), its unit, the limit.
+_Judgement = tuple[Status, float | str | None, str | None, float | None]
+
+
+def _threshold(by: _Results, rule: ThresholdCriterion) -> _Judgement:
+    result = by.get(rule.analyte)
     if result is None:
-        return CriterionResult(rule.key, "missing", None, None, text)
+        return "missing", None, None, None
+    if rule.uln_multiple is not None:
+        if result.uln is None:
+            return "missing", result.value, result.unit, None
+        ok = _compare_uln(result.value, rule.op, rule.uln_multiple, result.uln)
+        return ("pass" if ok else "fail"), result.value, result.unit, rule.uln_multiple * result.uln
+    assert rule.value is not None and rule.unit is not None  # guaranteed by the protocol model
     same = result.unit == rule.unit
     value = result.value if same else convert(rule.analyte, result.value, result.unit, rule.unit)
-    status = "pass" if _compare(value, rule.op, rule.value) else "fail"
-    return CriterionResult(rule.key, status, round(value, 6), rule.unit, text)
+    ok = _compare(value, rule.op, rule.value)
+    return ("pass" if ok else "fail"), round(value, 6), rule.unit, rule.value
 
 
-def _score(panel: LabPanel, rule: ScoreCriterion) -> CriterionResult:
-    text = "in " + ", ".join(rule.allowed)
+def _score(by: _Results, panel: LabPanel, rule: ScoreCriterion) -> _Judgement:
+    bili, alb = by.get("bilirubin"), by.get("albumin")
+    if bili is None or alb is None:
+        return "missing", None, None, None
     if rule.score == "child_pugh_class":
-        bili, alb, inr = panel.result("bilirubin"), panel.result("albumin"), panel.result("inr")
-        if None in (bili, alb, inr) or panel.ascites is None or panel.encephalopathy is None:
-            return CriterionResult(rule.key, "missing", None, None, text)
-        assert bili is not None and alb is not None and inr is not None
+        inr = by.get("inr")
+        if inr is None or panel.ascites is None or panel.encephalopathy is None:
+            return "missing", None, None, None
         value: str = _child_pugh_class(
             bili.value,
             bili.unit,
@@ -135,18 +130,98 @@ def _score(panel: LabPanel, rule: ScoreCriterion) -> CriterionResult:
             panel.encephalopathy,
         )
     else:
-        bili, alb = panel.result("bilirubin"), panel.result("albumin")
-        if bili is None or alb is None:
-            return CriterionResult(rule.key, "missing", None, None, text)
         value = str(albi(bili.value, bili.unit, alb.value, alb.unit).grade)
-    status: Status = "pass" if value in rule.allowed else "fail"
-    return CriterionResult(rule.key, status, value, None, text)
+    return ("pass" if value in rule.allowed else "fail"), value, None, None
+
+
+def _judge(by: _Results, panel: LabPanel, rule: GateCriterion) -> _Judgement:
+    if isinstance(rule, ThresholdCriterion):
+        return _threshold(by, rule)
+    return _score(by, panel, rule)
+
+
+def _text(rule: GateCriterion, judgement: _Judgement) -> str:
+    if isinstance(rule, ScoreCriterion):
+        return "in " + ", ".join(rule.allowed)
+    sign = "≥" if rule.op == ">=" else "≤"
+    if rule.uln_multiple is None:
+        return f"{sign} {rule.value:g} {rule.unit}"
+    text = f"{sign} {rule.uln_multiple:g} × ULN"
+    _, value, unit, limit = judgement
+    if limit is not None:
+        return f"{text} (= {limit:g} {unit})"
+    return text + (" (no ULN)" if value is not None else "")
+
+
+# The criteria as plain tuples, built once per criteria list: the fast path of the engine reads
+# these instead of the validated models. Keyed by identity, holding the list so the id stays its.
+_PLAIN: dict[int, tuple[Sequence[GateCriterion], tuple[tuple[Any, ...], ...]]] = {}
+
+
+def _plain(criteria: Sequence[GateCriterion]) -> tuple[tuple[Any, ...], ...]:
+    found = _PLAIN.get(id(criteria))
+    if found is not None and found[0] is criteria:
+        return found[1]
+    plain = tuple(
+        (c.analyte, c.op == ">=", c.value, c.unit, c.uln_multiple, c)
+        if isinstance(c, ThresholdCriterion)
+        else (None, False, None, None, None, c)
+        for c in criteria
+    )
+    if len(_PLAIN) > 256:
+        _PLAIN.clear()
+    _PLAIN[id(criteria)] = (criteria, plain)
+    return plain
+
+
+def panel_passes(
+    panel: LabPanel, criteria: Sequence[GateCriterion], *, missing_ok: bool = False
+) -> bool:
+    """Whether ``panel`` passes every criterion (stops at the first that does not).
+
+    With ``missing_ok`` an absent value does not fail (pre-cycle labs check what was drawn).
+    """
+    by = {r.analyte: r for r in panel.results}
+    for analyte, ge, value, unit, multiple, rule in _plain(criteria):
+        if analyte is None:  # a derived score
+            status = _score(by, panel, rule)[0]
+            if status == "pass" or (missing_ok and status == "missing"):
+                continue
+            return False
+        result = by.get(analyte)
+        if result is None:
+            if missing_ok:
+                continue
+            return False
+        if multiple is not None:
+            uln = result.uln
+            if uln is None:
+                if missing_ok:
+                    continue
+                return False
+            x, limit = result.value, multiple * uln
+        else:
+            x = (
+                result.value
+                if result.unit == unit
+                else convert(analyte, result.value, result.unit, unit)
+            )
+            limit = value
+        # clear of the cut-off, floats decide; at it, the exact comparison of _judge does
+        if abs(x - limit) <= 1e-9 * max(abs(limit), 1.0):
+            if _judge(by, panel, rule)[0] != "pass":
+                return False
+        elif (x < limit) if ge else (x > limit):
+            return False
+    return True
 
 
 def check_panel(panel: LabPanel, criteria: Sequence[GateCriterion]) -> PanelResult:
     """Judge ``panel`` against each criterion, in the protocol's order."""
-    results = tuple(
-        _threshold(panel, c) if isinstance(c, ThresholdCriterion) else _score(panel, c)
-        for c in criteria
-    )
-    return PanelResult(panel.date, results)
+    by = {r.analyte: r for r in panel.results}
+    results = []
+    for c in criteria:
+        judgement = _judge(by, panel, c)
+        status, value, unit, _ = judgement
+        results.append(CriterionResult(c.key, status, value, unit, _text(c, judgement)))
+    return PanelResult(panel.date, tuple(results))

@@ -1,0 +1,247 @@
+"""RFA sessions in the pathway: opening the way to a session, the pre-RFA lab gate episode,
+the rules a recorded session must keep, and what its 1-month scan tells."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rfatrial.kernel._walk import Walk, judge_gate, max_hold, withdrawal_proposed_on
+from rfatrial.kernel.history import (
+    ImagingAssessment,
+    LabPanel,
+    PostRfaScan,
+    RfaSession,
+)
+
+__all__ = ["open_rfa", "record_labs", "record_post_rfa_scan", "record_session"]
+
+
+def open_rfa(w: Walk, scan: ImagingAssessment) -> None:
+    """An effective response scan: prepare the next session, or end the RFA pathway."""
+    if not w.remaining():
+        if w.liver_ned():
+            w.rfa_stopped, w.phase = "liver_ned", "follow_up"
+        elif any(x.status == "ablated" for x in w.lesions.values()):
+            w.phase = "consolidation"  # awaiting the 1-month scan of the last session
+        else:
+            w.rfa_stopped, w.phase = "no_liver_lesion", "follow_up"
+        return
+    if w.rfa_open is None:
+        w.gate_failures, w.first_failure, w.gate_result = 0, None, None
+        panel = w.last_panel
+        w.rfa_open = scan
+        w.phase = "rfa_preparation"
+        if (
+            panel is not None
+            and (scan.date - panel.date).days <= w.protocol.lab_gate.freshness_days
+        ):
+            judge_gate(w, panel)
+    else:
+        w.rfa_open = scan
+
+
+def record_labs(w: Walk, e: LabPanel) -> None:
+    w.last_panel = e
+    if w.rfa_open is not None and w.phase == "rfa_preparation":
+        judge_gate(w, e)
+
+
+def record_session(w: Walk, e: RfaSession, i: int) -> None:
+    p = w.protocol
+    number = len(w.sessions) + 1
+    just = e.justification
+    remaining_before = w.remaining()
+    if w.randomized is None:
+        w.deviate("rfa_before_randomization", e.date, "RFA before randomization", "rfa", i, just)
+    elif w.arm == "control":
+        w.deviate(
+            "rfa_in_control_arm",
+            e.date,
+            "RFA given to a patient of the control arm (systemic therapy alone)",
+            "randomization.arms",
+            i,
+            just,
+        )
+    if number > p.rfa.max_sessions:
+        w.deviate(
+            "rfa_session_beyond_max",
+            e.date,
+            f"RFA session {number}: at most {p.rfa.max_sessions} sessions",
+            "rfa.max_sessions",
+            i,
+            just,
+        )
+    elif w.arm == "experimental" and w.randomized is not None:
+        if w.rfa_stopped in ("progression", "extrahepatic_progression"):
+            w.deviate(
+                "rfa_after_progression",
+                e.date,
+                f"RFA session {number} after {w.rfa_stopped.replace('_', ' ')} on therapy",
+                "response.effective",
+                i,
+                just,
+            )
+        elif w.rfa_open is None:
+            w.deviate(
+                "rfa_without_effective_response",
+                e.date,
+                f"RFA session {number} without a response scan showing effective therapy"
+                " since the last cycles",
+                "response.effective",
+                i,
+                just,
+            )
+        elif (e.date - w.rfa_open.date).days > p.rfa.after_response_scan_days.latest:
+            w.deviate(
+                "rfa_response_evaluation_stale",
+                e.date,
+                f"RFA session {number} {(e.date - w.rfa_open.date).days} days after the response"
+                f" scan (at most {p.rfa.after_response_scan_days.latest})",
+                "rfa.after_response_scan_days",
+                i,
+                just,
+            )
+    _session_gate_deviations(w, e, number, i)
+    _session_separation_deviations(w, e, number, i)
+    n = len(e.lesions)
+    if n > p.rfa.max_lesions_per_session:
+        w.deviate(
+            "rfa_too_many_lesions",
+            e.date,
+            f"{n} lesions ablated in session {number} (at most {p.rfa.max_lesions_per_session})",
+            "rfa.max_lesions_per_session",
+            i,
+            just,
+        )
+    elif n < p.rfa.min_lesions_per_session:
+        if len(remaining_before) >= p.rfa.min_lesions_per_session:
+            w.deviate(
+                "rfa_too_few_lesions",
+                e.date,
+                f"{n} lesion(s) ablated in session {number} while {len(remaining_before)} remained"
+                f" (at least {p.rfa.min_lesions_per_session})",
+                "rfa.min_lesions_per_session",
+                i,
+                just,
+            )
+        elif just is None:
+            w.deviate(
+                "rfa_too_few_lesions_without_reason",
+                e.date,
+                f"{n} lesion(s) ablated in session {number} with no recorded reason",
+                "rfa.min_lesions_per_session",
+                i,
+            )
+    for a in e.lesions:
+        x = w.lesion(a.lesion_id, e.date)
+        x.sessions.append(number)
+        x.set(e.date, "ablated" if a.technical_success else "residual")
+    w.sessions.append((number, e))
+    w.pending_scans.append(number)
+    w.rfa_open, w.gate_failures, w.first_failure, w.gate_result = None, 0, None, None
+    if w.arm == "experimental" and w.rfa_stopped is None and number >= p.rfa.max_sessions:
+        w.rfa_stopped = "max_sessions"
+    if w.rfa_stopped is None:
+        w.phase, w.block, w.block_cycles = "consolidation", "consolidation", 0
+    else:
+        w.phase, w.block, w.block_cycles = "follow_up", None, 0
+
+
+def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
+    p = w.protocol
+    panel = w.last_panel
+    if panel is None or (e.date - panel.date).days > p.lab_gate.freshness_days:
+        age = "none recorded" if panel is None else f"last {(e.date - panel.date).days} days before"
+        w.deviate(
+            "rfa_lab_gate_stale",
+            e.date,
+            f"RFA session {number} without pre-RFA labs within {p.lab_gate.freshness_days} days"
+            f" ({age})",
+            "lab_gate.freshness_days",
+            i,
+            e.justification,
+        )
+        return
+    result = w.gate_check(panel)
+    if not result.passed:
+        w.deviate(
+            "rfa_lab_gate_failed",
+            e.date,
+            f"RFA session {number} although the pre-RFA lab gate did not pass: "
+            + ", ".join(f"{c.key} {c.status} ({c.value}; {c.threshold})" for c in result.failed),
+            "lab_gate.criteria",
+            i,
+            e.justification,
+        )
+    if withdrawal_proposed_on(w, e.date):
+        w.deviate(
+            "rfa_after_postponement_limit",
+            e.date,
+            f"RFA session {number} after the postponement limit, when withdrawal was proposed",
+            "lab_gate.postponement_limit_days",
+            i,
+            e.justification,
+        )
+
+
+def _session_separation_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
+    p = w.protocol
+    for _, c in reversed(w.cycles):
+        gap = (e.date - c.date).days
+        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
+        if gap < hold:
+            w.deviate(
+                "rfa_within_separation",
+                e.date,
+                f"RFA session {number} {gap} days after a {c.regimen} cycle"
+                f" (at least {hold} required)",
+                "rfa.separation_days",
+                i,
+                e.justification,
+            )
+            return
+        if gap > max_hold(p):
+            return
+
+
+def record_post_rfa_scan(w: Walk, e: PostRfaScan, i: int) -> None:
+    p = w.protocol
+    due = [n for n in w.pending_scans if w.sessions[n - 1][1].date <= e.date]
+    if not due:
+        w.issues.append(f"events[{i}]: post-RFA scan with no session awaiting its 1-month scan")
+    else:
+        number = due[0]
+        w.pending_scans.remove(number)
+        session = w.sessions[number - 1][1]
+        target = session.date + timedelta(days=p.post_rfa_scan.days_after_rfa)
+        off = abs((e.date - target).days)
+        if off > p.post_rfa_scan.window_days:
+            w.deviate(
+                "post_rfa_scan_out_of_window",
+                e.date,
+                f"1-month scan of session {number} {(e.date - session.date).days} days after it"
+                f" (target {p.post_rfa_scan.days_after_rfa} ± {p.post_rfa_scan.window_days})",
+                "post_rfa_scan.window_days",
+                i,
+            )
+    for res in e.results:
+        x = w.lesions.get(res.lesion_id)
+        if x is None or not x.sessions:
+            w.issues.append(f"events[{i}]: {res.lesion_id} was never ablated")
+            continue
+        x.set(e.date, res.outcome)
+    for m in e.new_lesions:
+        w.lesion(m, e.date)
+    if e.extrahepatic_progression and w.rfa_stopped is None and w.arm == "experimental":
+        w.rfa_stopped, w.rfa_open, w.phase = "extrahepatic_progression", None, "follow_up"
+    if w.rfa_stopped is None and w.arm == "experimental" and w.liver_ned() and w.sessions:
+        w.rfa_stopped, w.phase, w.block = "liver_ned", "follow_up", None
+    elif (
+        w.rfa_stopped is None
+        and w.block is None
+        and w.rfa_open is None
+        and w.last_effective is not None
+        and w.remaining()
+    ):
+        # residual tumour found after the response scan that closed consolidation: plan it now
+        open_rfa(w, w.last_effective)

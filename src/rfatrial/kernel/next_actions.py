@@ -1,0 +1,371 @@
+"""What is due for a patient: the next actions the engine proposes, each with its window and
+the protocol rule it comes from. Every proposal keeps the rules (never a session inside a hold,
+never a 4th session, never after progression or a failed gate)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from rfatrial.kernel._walk import DAY, Walk, withdrawal_proposed_on
+from rfatrial.kernel.evaluation import (
+    ActionKind,
+    NextAction,
+)
+from rfatrial.kernel.follow_up import PlannedVisit, follow_up_calendar
+from rfatrial.kernel.history import (
+    ImagingAssessment,
+)
+from rfatrial.kernel.lab_gate import check_panel, panel_passes
+
+__all__ = ["next_actions"]
+
+
+def _action(
+    w: Walk,
+    kind: ActionKind,
+    what: str,
+    why: str,
+    rule: str,
+    earliest: date,
+    target: date,
+    latest: date,
+    **extra: object,
+) -> NextAction:
+    target = min(max(target, earliest), latest)
+    return NextAction(
+        kind,
+        what,
+        why,
+        rule,
+        earliest,
+        target,
+        latest,
+        w.today > latest,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def next_actions(w: Walk) -> list[NextAction]:
+    p = w.protocol
+    out: list[NextAction] = []
+    if w.randomized is None:
+        if w.phase == "screening" and w.screened is not None:
+            out.append(
+                _action(
+                    w,
+                    "randomize",
+                    "Randomize",
+                    "eligible and consented at screening",
+                    "randomization.randomize_within_days",
+                    w.screened,
+                    w.screened,
+                    w.screened + timedelta(days=p.randomization.randomize_within_days),
+                )
+            )
+        return out
+    if w.block is not None:
+        out.extend(_block_actions(w))
+    if w.phase == "rfa_preparation" and w.rfa_open is not None:
+        out.extend(_rfa_actions(w, w.rfa_open))
+    out.extend(_post_scan_actions(w))
+    out.extend(_visit_actions(w))
+    out.sort(key=lambda a: (a.target, a.kind))
+    return out
+
+
+def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
+    """Earliest, target, latest date of the next cycle and why, or None if not computable."""
+    p = w.protocol
+    assert w.randomized is not None
+    if not w.cycles:
+        win = p.systemic.first_cycle_after_randomization_days
+        r = w.randomized
+        return (
+            r + timedelta(days=win.earliest),
+            r + timedelta(days=win.target),
+            r + timedelta(days=win.latest),
+            "first cycle after randomization",
+        )
+    last = w.cycles[-1][1]
+    agents = last.agent_names
+    length = p.systemic.cycle_length(last.regimen)
+    if length is None:
+        return None
+    if w.block == "consolidation" and w.block_cycles == 0 and w.sessions:
+        session = w.sessions[-1][1]
+        hold = p.rfa.hold_for(agents, before_rfa=False)
+        start = max(
+            session.date + timedelta(days=max(hold, p.rfa.separation_days)),
+            last.date + timedelta(days=length - p.systemic.cycle_window_days),
+        )
+        latest = session.date + timedelta(days=p.consolidation.start_latest_days or 28)
+        latest = max(latest, start)
+        return (
+            start,
+            start,
+            latest,
+            f"first consolidation cycle after RFA session {len(w.sessions)}",
+        )
+    target = last.date + timedelta(days=length)
+    why = f"{last.regimen} every {length} days"
+    panel = w.last_panel
+    if (
+        panel is not None
+        and panel.date >= last.date
+        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
+    ):
+        failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
+        if any(c.status == "fail" for c in failed):
+            target = max(target, panel.date + timedelta(days=p.systemic.cycle_delay_days))
+            why += "; delayed: pre-cycle labs failed (" + ", ".join(c.key for c in failed) + ")"
+    window = timedelta(days=p.systemic.cycle_window_days)
+    for _, s in w.sessions:  # never propose a cycle inside the hold after a session
+        hold = p.rfa.hold_for(agents, before_rfa=False)
+        target = max(target, s.date + timedelta(days=max(hold, p.rfa.separation_days)))
+    return target - window, target, target + window, why
+
+
+def _block_actions(w: Walk) -> list[NextAction]:
+    p = w.protocol
+    rng = p.induction if w.block == "induction" else p.consolidation
+    out = []
+    if w.block_cycles < rng.max_cycles:
+        nxt = _next_cycle_window(w)
+        if nxt is not None:
+            e, t, l_, why = nxt
+            out.append(
+                _action(
+                    w,
+                    "systemic_cycle",
+                    f"{w.block.capitalize() if w.block else 'Systemic'} cycle {w.block_cycles + 1}",
+                    f"{w.block} {rng.min_cycles}-{rng.max_cycles} cycles; {why}",
+                    f"{w.block}.max_cycles",
+                    e,
+                    t,
+                    l_,
+                )
+            )
+    if w.block_cycles >= rng.min_cycles and w.cycles:
+        last = w.cycles[-1][1].date
+        win = p.response.scan_after_last_cycle_days
+        out.append(
+            _action(
+                w,
+                "response_scan",
+                "Response evaluation: enhanced CT/MRI + US/CEUS (RECIST 1.1)",
+                f"{w.block_cycles} {w.block} cycle(s) given ({rng.min_cycles}-{rng.max_cycles})",
+                "response.scan_after_last_cycle_days",
+                last + timedelta(days=win.earliest),
+                last + timedelta(days=win.target),
+                last + timedelta(days=win.latest),
+            )
+        )
+    return out
+
+
+def _separation_clear(w: Walk) -> date:
+    """First day an RFA session may take place given every cycle's hold."""
+    p = w.protocol
+    clear = date.min
+    for _, c in w.cycles[-4:]:
+        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
+        clear = max(clear, c.date + timedelta(days=hold))
+    return clear
+
+
+def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
+    p = w.protocol
+    gate = p.lab_gate
+    number = len(w.sessions) + 1
+    candidates = tuple(w.remaining())
+    win = p.rfa.after_response_scan_days
+    scan_latest = scan.date + timedelta(days=win.latest)
+    rfa_earliest = max(scan.date + timedelta(days=win.earliest), _separation_clear(w))
+    if withdrawal_proposed_on(w, w.today) or (w.gate_failures >= gate.postponement_limit_failures):
+        assert w.first_failure is not None
+        limit = min(
+            w.first_failure + timedelta(days=gate.postponement_limit_days),
+            w.gate_result.panel_date if w.gate_result else w.today,
+        )
+        return [
+            _action(
+                w,
+                "confirm_withdrawal",
+                "Investigator to confirm withdrawal (pre-RFA lab gate still failing)",
+                f"{w.gate_failures} failed gate(s) since {w.first_failure.isoformat()}; limit"
+                f" {gate.postponement_limit_failures} gates or {gate.postponement_limit_days} days",
+                "lab_gate.postponement_limit_days",
+                limit,
+                limit,
+                limit + timedelta(days=gate.confirm_withdrawal_within_days),
+                session=number,
+            )
+        ]
+    if rfa_earliest > scan_latest:
+        return [_repeat_scan(w, scan_latest)]
+    if w.pending_scans:
+        return []  # the next session is planned once the last one's 1-month scan is read
+    result = w.gate_result
+    if result is not None and result.passed:
+        latest = min(scan_latest, result.panel_date + timedelta(days=gate.freshness_days))
+        earliest = max(rfa_earliest, result.panel_date)
+        if earliest <= latest:
+            return [
+                _action(
+                    w,
+                    "rfa_session",
+                    f"RFA session {number} of at most {p.rfa.max_sessions}: "
+                    f"{p.rfa.min_lesions_per_session}-{p.rfa.max_lesions_per_session} lesions",
+                    f"therapy effective on {scan.date.isoformat()}; lab gate passed on"
+                    f" {result.panel_date.isoformat()}; {len(candidates)} lesion(s) remain",
+                    "rfa.max_sessions",
+                    earliest,
+                    scan.date + timedelta(days=win.target),
+                    latest,
+                    session=number,
+                    lesions=candidates,
+                )
+            ]
+    # Labs are needed: first, repeated after a failure, or fresher for the earliest session date.
+    out = []
+    labs_earliest = rfa_earliest - timedelta(days=gate.freshness_days)
+    why = f"pre-RFA lab gate for session {number}, within {gate.freshness_days} days before it"
+    if result is not None and not result.passed:
+        labs_earliest = max(
+            labs_earliest, result.panel_date + timedelta(days=gate.repeat_after_days)
+        )
+        failed = ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in result.failed)
+        why = f"RFA postponed: gate failed on {result.panel_date.isoformat()} ({failed})"
+        nxt = _continuation_cycle(w)
+        if nxt is not None:
+            out.append(nxt)
+    elif result is not None:
+        labs_earliest = max(labs_earliest, result.panel_date + DAY)
+    labs_earliest = max(labs_earliest, scan.date)
+    labs_latest = max(scan_latest, labs_earliest)
+    out.append(
+        _action(
+            w,
+            "pre_rfa_labs",
+            "Pre-RFA labs: blood count, biochemistry, coagulation",
+            why,
+            "lab_gate.freshness_days",
+            labs_earliest,
+            max(labs_earliest, rfa_earliest - timedelta(days=min(3, gate.freshness_days))),
+            labs_latest,
+            session=number,
+        )
+    )
+    return out
+
+
+def _continuation_cycle(w: Walk) -> NextAction | None:
+    """While RFA is postponed, systemic therapy continues."""
+    if not w.cycles:
+        return None
+    saved = w.block
+    w.block = None
+    nxt = _next_cycle_window(w)
+    w.block = saved
+    if nxt is None:
+        return None
+    e, t, l_, why = nxt
+    return _action(
+        w,
+        "systemic_cycle",
+        "Systemic cycle (treatment continues while RFA is postponed)",
+        why,
+        "lab_gate.repeat_after_days",
+        e,
+        t,
+        l_,
+    )
+
+
+def _repeat_scan(w: Walk, stale_from: date) -> NextAction:
+    start = stale_from + DAY
+    return _action(
+        w,
+        "response_scan",
+        "Repeat response evaluation before RFA (the last one is stale)",
+        f"the response scan that opened RFA is older than"
+        f" {w.protocol.rfa.after_response_scan_days.latest} days",
+        "rfa.after_response_scan_days",
+        start,
+        start,
+        start + timedelta(days=14),
+    )
+
+
+def _post_scan_actions(w: Walk) -> list[NextAction]:
+    p = w.protocol.post_rfa_scan
+    out = []
+    for number in w.pending_scans:
+        s = w.sessions[number - 1][1]
+        target = s.date + timedelta(days=p.days_after_rfa)
+        window = timedelta(days=p.window_days)
+        out.append(
+            _action(
+                w,
+                "post_rfa_scan",
+                f"1-month enhanced {'/'.join(p.modalities)} after RFA session {number}",
+                "technique efficacy: complete ablation or residual tumour",
+                "post_rfa_scan.days_after_rfa",
+                target - window,
+                target,
+                target + window,
+                session=number,
+            )
+        )
+    return out
+
+
+def _visit_actions(w: Walk) -> list[NextAction]:
+    assert w.randomized is not None
+    calendar = follow_up_calendar(w.randomized, w.protocol)
+    out = []
+    upcoming: date | None = None
+    for k, v in enumerate(calendar):
+        if v.visit_id in w.visits:
+            continue
+        if v.earliest > w.today:
+            # the first upcoming visit date (and any visit on the same date) is shown ahead
+            if upcoming is None:
+                upcoming = v.target
+            if v.target != upcoming:
+                break
+        elif v.latest < w.today and _superseded(calendar, k, w.today):
+            continue  # missed: reported as a deviation, no longer actionable
+        out.append(
+            _action(
+                w,
+                "follow_up_visit",
+                f"Follow-up visit {v.visit_id}: " + ", ".join(v.components),
+                f"every {_every(w, v.visit_id)} months from randomization"
+                f" ({w.randomized.isoformat()})",
+                "follow_up.periods",
+                v.earliest,
+                v.target,
+                v.latest,
+                visit_id=v.visit_id,
+            )
+        )
+    return out
+
+
+def _superseded(calendar: tuple[PlannedVisit, ...], k: int, today: date) -> bool:
+    visit = calendar[k]
+    suffix = visit.visit_id.removeprefix(f"M{visit.month}")
+    for later in calendar[k + 1 :]:
+        if later.visit_id.removeprefix(f"M{later.month}") == suffix:
+            return later.earliest <= today
+    return True
+
+
+def _every(w: Walk, visit_id: str) -> int:
+    month = int(visit_id[1:].split("-")[0])
+    suffix = visit_id.removeprefix(f"M{month}")
+    for period in w.protocol.follow_up.periods:
+        if period.id_suffix == suffix and period.from_month <= month <= period.to_month:
+            return period.every_months
+    return 0
