@@ -14,9 +14,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rfatrial.kernel._walk import RANK
 from rfatrial.kernel.evaluation import Evaluation
 from rfatrial.kernel.history import PatientHistory
-from rfatrial.kernel.pathway import evaluate
+from rfatrial.kernel.pathway import PathwayState, evaluate
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.simulation.care_team import PatientModel, simulate_patient
 
@@ -217,3 +218,27 @@ def test_every_injected_deviation_is_found(seed: int, model: PatientModel, kind:
     r = evaluate(broken, P, last)
     assert code in {d.code for d in r.deviations}, (code, [d.code for d in r.deviations])
     assert code not in {d.code for d in evaluate(h, P, last).deviations}
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 10**6),
+    arm=st.sampled_from(["experimental", "control"]),
+    model=models,
+    shuffle=st.booleans(),
+)
+def test_the_incremental_state_says_what_evaluate_says(
+    seed: int, arm: str, model: PatientModel, shuffle: bool
+) -> None:
+    h = simulate(seed, arm, model)
+    events = sorted(h.events, key=lambda e: (e.date, RANK[e.type]))
+    if shuffle:
+        random.Random(seed).shuffle(events)
+    state = PathwayState(P, h.patient_id)
+    checkpoints = {len(events) // 3, len(events) // 2, len(events) - 1}
+    for k, event in enumerate(events):
+        state.add(event)
+        if k in checkpoints:
+            today = max(e.date for e in events[: k + 1]) + timedelta(days=k % 40)
+            part = h.model_copy(update={"events": events[: k + 1]})
+            assert state.evaluate(today) == evaluate(part, P, today)

@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
 from rfatrial.kernel.evaluation import (
+    Deviation,
     Evaluation,
     GateDecision,
     LesionState,
@@ -47,7 +48,7 @@ from rfatrial.kernel.protocol import Protocol
 from rfatrial.kernel.recist import LesionObservation, Timepoint, TimepointResponse, assess_series
 from rfatrial.kernel.units import ClinicalValueError
 
-__all__ = ["evaluate"]
+__all__ = ["PathwayState", "evaluate"]
 
 
 def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evaluation:
@@ -67,8 +68,13 @@ def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evalua
     >>> result.phase, result.next_actions[0].kind
     ('induction', 'systemic_cycle')
     """
+    return _evaluate_events(history.patient_id, history.events, protocol, today)
+
+
+def _evaluate_events(
+    patient_id: str, events: list[Event], protocol: Protocol, today: date
+) -> Evaluation:
     w = Walk(protocol, today)
-    events = history.events
     keys = [(e.date, RANK[e.type], i) for i, e in enumerate(events)]
     keys.sort()
     order = [k[2] for k in keys]
@@ -76,19 +82,123 @@ def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evalua
     if recist_issue:
         w.issues.append(recist_issue)
     for i in order:
-        event = history.events[i]
+        event = events[i]
         if event.date > today:
             w.issues.append(f"events[{i}] ({event.type}) is dated after {today.isoformat()}")
             continue
-        if w.off_study is not None and event.type != "death":
-            w.issues.append(
-                f"events[{i}] ({event.type}) is dated after the patient left the study"
-                f" on {w.off_study.isoformat()}"
-            )
-        _apply(w, event, i, responses.get(i))
+        _step(w, event, i, responses.get(i))
+    return _conclude(patient_id, w)
+
+
+def _step(w: Walk, event: Event, i: int, response: TimepointResponse | None) -> None:
+    if w.off_study is not None and event.type != "death":
+        w.issues.append(
+            f"events[{i}] ({event.type}) is dated after the patient left the study"
+            f" on {w.off_study.isoformat()}"
+        )
+    _apply(w, event, i, response)
+
+
+def _conclude(patient_id: str, w: Walk) -> Evaluation:
     actions = next_actions(w) if w.off_study is None else []
-    _visit_deviations(w)
-    return _result(history, w, actions)
+    return _result(patient_id, w, actions)
+
+
+class PathwayState:
+    """The engine kept running for one patient: add events as they happen, evaluate any day.
+
+    Adding events in date order costs one step each, so a care team (or a simulator) that asks
+    what is due after every event pays for the new event only. An event that arrives out of order
+    makes the next evaluation walk the whole history again; either way the result equals
+    :func:`evaluate` on the same events.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from rfatrial.kernel.history import Randomization, Screening
+    >>> from rfatrial.kernel.protocol import default_protocol
+    >>> state = PathwayState(default_protocol(), "P1")
+    >>> state.add(Screening(date=date(2026, 1, 2), consent_date=date(2026, 1, 2),
+    ...                     eligible=True, liver_lesion_count=4))
+    >>> state.add(Randomization(date=date(2026, 1, 5), arm="experimental"))
+    >>> state.evaluate(date(2026, 1, 6)).phase
+    'induction'
+    """
+
+    def __init__(self, protocol: Protocol, patient_id: str = "") -> None:
+        self._protocol = protocol
+        self._patient_id = patient_id
+        self._events: list[Event] = []
+        self._walk = Walk(protocol, date.max)
+        self._recist = _RecistSeries()
+        self._last: tuple[date, int] | None = None
+        self._in_order = True
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return tuple(self._events)
+
+    def add(self, event: Event) -> None:
+        """Record one event (validated by the history schema)."""
+        index = len(self._events)
+        self._events.append(event)
+        key = (event.date, RANK[event.type])
+        if self._last is not None and key < self._last:
+            self._in_order = False
+        if not self._in_order:
+            return
+        self._last = key
+        self._step(event, index)
+
+    def _step(self, event: Event, index: int) -> None:
+        w = self._walk
+        response = self._recist.add(event)
+        if self._recist.issue and self._recist.issue not in w.issues:
+            w.issues.append(self._recist.issue)
+        _step(w, event, index, response)
+
+    def evaluate(self, today: date) -> Evaluation:
+        """What the engine says on ``today`` about the events added so far."""
+        if not self._in_order or (self._last is not None and self._last[0] > today):
+            return _evaluate_events(self._patient_id, self._events, self._protocol, today)
+        self._walk.today = today
+        return _conclude(self._patient_id, self._walk)
+
+
+class _RecistSeries:
+    """RECIST 1.1 over the scans seen so far, one timepoint at a time."""
+
+    def __init__(self) -> None:
+        self.baseline: tuple[LesionObservation, ...] | None = None
+        self.followups: list[Timepoint] = []
+        self.treated: set[str] = set()
+        self.issue: str | None = None
+
+    def add(self, e: Event) -> TimepointResponse | None:
+        if e.type == "rfa_session":
+            self.treated.update(x.lesion_id for x in e.lesions)
+            return None
+        if e.type != "imaging" or e.modality not in RECIST_MODALITIES:
+            return None
+        if e.purpose == "baseline" or self.baseline is None:
+            self.baseline, self.followups, self.treated = _observations(e.lesions), [], set()
+            return None
+        self.followups.append(_timepoint(e, self.treated))
+        try:
+            series = assess_series(self.baseline, self.followups)
+        except ClinicalValueError as exc:
+            self.issue = f"RECIST response cannot be assessed: {exc}"
+            return None
+        return series[-1]
+
+
+def _timepoint(e: ImagingAssessment, treated: set[str]) -> Timepoint:
+    return Timepoint(
+        _observations(e.lesions),
+        new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
+        non_target_unequivocal_progression=e.non_target_progression,
+        treated=frozenset(treated),
+    )
 
 
 def _observations(items: Iterable[LesionMeasurement]) -> tuple[LesionObservation, ...]:
@@ -113,18 +223,7 @@ def _recist_responses(
             if e.purpose == "baseline" or baseline is None:
                 baseline, followups, treated = e, [], set()
                 continue
-            new = bool(e.new_lesions) or e.extrahepatic_progression
-            followups.append(
-                (
-                    i,
-                    Timepoint(
-                        _observations(e.lesions),
-                        new_lesion=new,
-                        non_target_unequivocal_progression=e.non_target_progression,
-                        treated=frozenset(treated),
-                    ),
-                )
-            )
+            followups.append((i, _timepoint(e, treated)))
     if baseline is None or not followups:
         return {}, None
     try:
@@ -330,57 +429,69 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: TimepointResponse | None)
         open_rfa(w, e)
 
 
-def _visit_deviations(w: Walk) -> None:
+def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
+    """Deviations and data issues of the calendar as of ``w.today`` (the walk is not changed)."""
+    devs: list[Deviation] = []
+    issues: list[str] = []
     if w.randomized is None:
-        return
+        return devs, issues
     end = w.today if w.off_study is None else min(w.today, w.off_study)
     calendar = follow_up_calendar(w.randomized, w.protocol)
     planned = {v.visit_id: v for v in calendar}
     for v in calendar:
         if v.visit_id not in w.visits and v.latest < end:
-            w.deviate(
-                "visit_missed",
-                v.latest,
-                f"follow-up visit {v.visit_id} not done by {v.latest.isoformat()}",
-                "follow_up.periods",
-                None,
+            devs.append(
+                Deviation(
+                    "visit_missed",
+                    v.latest,
+                    f"follow-up visit {v.visit_id} not done by {v.latest.isoformat()}",
+                    "follow_up.periods",
+                    None,
+                )
             )
     for visit_id, (i, day, components) in w.visits.items():
         found = planned.get(visit_id)
         if found is None:
-            w.issues.append(f"events[{i}]: '{visit_id}' is not a visit of the follow-up calendar")
+            issues.append(f"events[{i}]: '{visit_id}' is not a visit of the follow-up calendar")
             continue
         v = found
         if not v.earliest <= day <= v.latest:
-            w.deviate(
-                "visit_out_of_window",
-                day,
-                f"follow-up visit {visit_id} on {day.isoformat()}, window"
-                f" {v.earliest.isoformat()} to {v.latest.isoformat()}",
-                "follow_up.periods",
-                i,
+            devs.append(
+                Deviation(
+                    "visit_out_of_window",
+                    day,
+                    f"follow-up visit {visit_id} on {day.isoformat()}, window"
+                    f" {v.earliest.isoformat()} to {v.latest.isoformat()}",
+                    "follow_up.periods",
+                    i,
+                )
             )
         missing = [c for c in v.components if c not in components]
         if missing:
-            w.deviate(
-                "visit_incomplete",
-                day,
-                f"follow-up visit {visit_id} without " + ", ".join(missing),
-                "follow_up.periods",
-                i,
+            devs.append(
+                Deviation(
+                    "visit_incomplete",
+                    day,
+                    f"follow-up visit {visit_id} without " + ", ".join(missing),
+                    "follow_up.periods",
+                    i,
+                )
             )
     for number in w.pending_scans:
         s = w.sessions[number - 1][1]
         p = w.protocol.post_rfa_scan
         latest = s.date + timedelta(days=p.days_after_rfa + p.window_days)
         if latest < end:
-            w.deviate(
-                "post_rfa_scan_missed",
-                latest,
-                f"no 1-month scan after RFA session {number} by {latest.isoformat()}",
-                "post_rfa_scan.days_after_rfa",
-                None,
+            devs.append(
+                Deviation(
+                    "post_rfa_scan_missed",
+                    latest,
+                    f"no 1-month scan after RFA session {number} by {latest.isoformat()}",
+                    "post_rfa_scan.days_after_rfa",
+                    None,
+                )
             )
+    return devs, issues
 
 
 def _gate_decision(w: Walk) -> GateDecision | None:
@@ -400,7 +511,7 @@ def _gate_decision(w: Walk) -> GateDecision | None:
     return GateDecision(number, "postpone", w.gate_failures, w.first_failure, result.full, until)
 
 
-def _result(history: PatientHistory, w: Walk, actions: list[NextAction]) -> Evaluation:
+def _result(patient_id: str, w: Walk, actions: list[NextAction]) -> Evaluation:
     lesions = tuple(
         LesionState(
             x.lesion_id,
@@ -414,9 +525,10 @@ def _result(history: PatientHistory, w: Walk, actions: list[NextAction]) -> Eval
         )
         for x in sorted(w.lesions.values(), key=lambda x: (x.first_seen, x.lesion_id))
     )
-    w.deviations.sort(key=lambda d: (d.date, d.code))
+    visit_deviations, visit_issues = _visit_deviations(w)
+    deviations = sorted(w.deviations + visit_deviations, key=lambda d: (d.date, d.code))
     return Evaluation(
-        patient_id=history.patient_id,
+        patient_id=patient_id,
         today=w.today,
         protocol_version=w.protocol.version,
         arm=w.arm,
@@ -431,6 +543,6 @@ def _result(history: PatientHistory, w: Walk, actions: list[NextAction]) -> Eval
         responses=tuple(w.responses),
         lab_gate=_gate_decision(w),
         next_actions=tuple(actions),
-        deviations=tuple(w.deviations),
-        data_issues=tuple(w.issues),
+        deviations=tuple(deviations),
+        data_issues=tuple(w.issues + visit_issues),
     )
