@@ -344,3 +344,89 @@ def test_changing_the_separation_in_the_file_changes_the_proposal() -> None:
     assert action(
         run("experimental", *INDUCTION, labs(42), today=42), "rfa_session"
     ).earliest == at(42)
+
+
+# --- every rule at its boundary -------------------------------------------------------------
+
+
+def _session_after_cycle(gap: int, bevacizumab: bool = False) -> Evaluation:
+    events = (
+        cycle(10),
+        cycle(24, bevacizumab=bevacizumab),
+        scan(26, {"L1": 20.0, "L2": 16.0, "L3": 12.0, "L4": 10.0}),
+        labs(24 + gap),
+        rfa(24 + gap, ["L1", "L2"]),
+    )
+    return run("experimental", *events, today=24 + gap)
+
+
+@pytest.mark.parametrize(
+    ("gap", "bevacizumab", "flagged"),
+    [(7, False, False), (6, False, True), (28, True, False), (27, True, True)],
+)
+def test_separation_before_a_session_at_its_boundary(
+    gap: int, bevacizumab: bool, flagged: bool
+) -> None:
+    assert ("rfa_within_separation" in codes(_session_after_cycle(gap, bevacizumab))) == flagged
+
+
+@pytest.mark.parametrize(("gap", "flagged"), [(7, False), (6, True)])
+def test_separation_after_a_session_at_its_boundary(gap: int, flagged: bool) -> None:
+    r = run("experimental", *first_session(), cycle(41 + gap), today=41 + gap)
+    assert ("cycle_within_separation" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("age", "flagged"), [(7, False), (8, True)])
+def test_lab_freshness_at_its_boundary(age: int, flagged: bool) -> None:
+    r = run("experimental", *INDUCTION, labs(45 - age), rfa(45, ["L1", "L2"]), today=45)
+    assert ("rfa_lab_gate_stale" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("n", "flagged"), [(6, False), (7, True)])
+def test_lesions_per_session_upper_boundary(n: int, flagged: bool) -> None:
+    ids = [f"L{k}" for k in range(1, n + 1)]
+    r = run("experimental", *INDUCTION, labs(40), rfa(41, ids), today=41)
+    assert ("rfa_too_many_lesions" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("n", "flagged"), [(2, False), (1, True)])
+def test_lesions_per_session_lower_boundary(n: int, flagged: bool) -> None:
+    ids = [f"L{k}" for k in range(1, n + 1)]
+    r = run("experimental", *INDUCTION, labs(40), rfa(41, ids), today=41)
+    assert ("rfa_too_few_lesions" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("cycles", "flagged"), [(1, True), (2, False), (4, False), (5, True)])
+def test_induction_cycles_at_their_boundaries(cycles: int, flagged: bool) -> None:
+    events = [cycle(10 + 14 * k) for k in range(cycles)]
+    last = 10 + 14 * (cycles - 1)
+    r = run("experimental", *events, scan(last + 14, {"L1": 20.0}), today=last + 14)
+    assert ("induction_cycles_out_of_range" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("cycles", "flagged"), [(0, True), (1, False), (2, False), (3, True)])
+def test_consolidation_cycles_at_their_boundaries(cycles: int, flagged: bool) -> None:
+    events = [cycle(49 + 14 * k) for k in range(cycles)]
+    r = run("experimental", *first_session(), *events, scan(100, {"L4": 9.0}), today=100)
+    assert ("consolidation_cycles_out_of_range" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("day", "flagged"), [(64, False), (63, True), (78, False), (79, True)])
+def test_one_month_scan_window_at_its_boundaries(day: int, flagged: bool) -> None:
+    # session on day 41: target day 71 ± 7
+    r = run("experimental", *first_session(), post_scan(day, {"L1": "complete"}), today=day)
+    assert ("post_rfa_scan_out_of_window" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("shift", "flagged"), [(-14, False), (-15, True), (14, False), (15, True)])
+def test_visit_window_at_its_boundaries(shift: int, flagged: bool) -> None:
+    m3 = (date(2026, 4, 8) - START).days  # randomized 2026-01-08
+    r = run("control", *INDUCTION, visit(m3 + shift, "M3"), today=m3 + 20)
+    assert ("visit_out_of_window" in codes(r)) == flagged
+
+
+@pytest.mark.parametrize(("failures", "decision"), [(2, "postpone"), (3, "withdrawal_proposed")])
+def test_failed_gates_at_the_limit(failures: int, decision: str) -> None:
+    panels = [labs(39 + 7 * k, platelets=40) for k in range(failures)]
+    r = run("experimental", *INDUCTION, *panels, today=39 + 7 * (failures - 1))
+    assert r.lab_gate is not None and r.lab_gate.decision == decision
