@@ -241,4 +241,6 @@ def test_the_incremental_state_says_what_evaluate_says(
         if k in checkpoints:
             today = max(e.date for e in events[: k + 1]) + timedelta(days=k % 40)
             part = h.model_copy(update={"events": events[: k + 1]})
-            assert state.evaluate(today) == evaluate(part, P, today)
+            expected = evaluate(part, P, today)
+            assert state.evaluate(today) == expected
+            assert state.next_actions(today) == expected.next_actions

@@ -159,10 +159,21 @@ class PathwayState:
 
     def evaluate(self, today: date) -> Evaluation:
         """What the engine says on ``today`` about the events added so far."""
-        if not self._in_order or (self._last is not None and self._last[0] > today):
+        if not self._current(today):
             return _evaluate_events(self._patient_id, self._events, self._protocol, today)
         self._walk.today = today
         return _conclude(self._patient_id, self._walk)
+
+    def next_actions(self, today: date) -> tuple[NextAction, ...]:
+        """Only the next actions on ``today``: what a care team needs after each event."""
+        if not self._current(today):
+            return self.evaluate(today).next_actions
+        w = self._walk
+        w.today = today
+        return tuple(next_actions(w)) if w.off_study is None else ()
+
+    def _current(self, today: date) -> bool:
+        return self._in_order and (self._last is None or self._last[0] <= today)
 
 
 class _RecistSeries:
