@@ -36,6 +36,9 @@ class PlannedVisit:
     earliest: date
     latest: date
     components: tuple[str, ...]
+    every_months: int = 0
+    # when the next visit of the same series opens; past it, a missed visit is no longer due
+    superseded_on: date | None = None
 
 
 def add_months(day: date, months: int) -> date:
@@ -52,8 +55,9 @@ def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
     for period in protocol.follow_up.periods:
         window = timedelta(days=period.window_days)
         last = min(period.to_month, protocol.follow_up.duration_months)
-        for month in range(period.from_month, last + 1, period.every_months):
-            target = add_months(anchor, month)
+        months = range(period.from_month, last + 1, period.every_months)
+        targets = [add_months(anchor, m) for m in months]
+        for k, (month, target) in enumerate(zip(months, targets, strict=True)):
             visits.append(
                 PlannedVisit(
                     visit_id=f"M{month}{period.id_suffix}",
@@ -62,6 +66,8 @@ def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
                     earliest=target - window,
                     latest=target + window,
                     components=tuple(period.components),
+                    every_months=period.every_months,
+                    superseded_on=targets[k + 1] - window if k + 1 < len(targets) else None,
                 )
             )
     visits.sort(key=lambda v: (v.target, v.visit_id))

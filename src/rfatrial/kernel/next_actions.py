@@ -11,7 +11,7 @@ from rfatrial.kernel.evaluation import (
     ActionKind,
     NextAction,
 )
-from rfatrial.kernel.follow_up import PlannedVisit, follow_up_calendar
+from rfatrial.kernel.follow_up import follow_up_calendar
 from rfatrial.kernel.history import (
     ImagingAssessment,
 )
@@ -325,7 +325,7 @@ def _visit_actions(w: Walk) -> list[NextAction]:
     calendar = follow_up_calendar(w.randomized, w.protocol)
     out = []
     upcoming: date | None = None
-    for k, v in enumerate(calendar):
+    for v in calendar:
         if v.visit_id in w.visits:
             continue
         if v.earliest > w.today:
@@ -334,15 +334,14 @@ def _visit_actions(w: Walk) -> list[NextAction]:
                 upcoming = v.target
             if v.target != upcoming:
                 break
-        elif v.latest < w.today and _superseded(calendar, k, w.today):
+        elif v.latest < w.today and (v.superseded_on is None or v.superseded_on <= w.today):
             continue  # missed: reported as a deviation, no longer actionable
         out.append(
             _action(
                 w,
                 "follow_up_visit",
                 f"Follow-up visit {v.visit_id}: " + ", ".join(v.components),
-                f"every {_every(w, v.visit_id)} months from randomization"
-                f" ({w.randomized.isoformat()})",
+                f"every {v.every_months} months from randomization ({w.randomized.isoformat()})",
                 "follow_up.periods",
                 v.earliest,
                 v.target,
@@ -351,21 +350,3 @@ def _visit_actions(w: Walk) -> list[NextAction]:
             )
         )
     return out
-
-
-def _superseded(calendar: tuple[PlannedVisit, ...], k: int, today: date) -> bool:
-    visit = calendar[k]
-    suffix = visit.visit_id.removeprefix(f"M{visit.month}")
-    for later in calendar[k + 1 :]:
-        if later.visit_id.removeprefix(f"M{later.month}") == suffix:
-            return later.earliest <= today
-    return True
-
-
-def _every(w: Walk, visit_id: str) -> int:
-    month = int(visit_id[1:].split("-")[0])
-    suffix = visit_id.removeprefix(f"M{month}")
-    for period in w.protocol.follow_up.periods:
-        if period.id_suffix == suffix and period.from_month <= month <= period.to_month:
-            return period.every_months
-    return 0
