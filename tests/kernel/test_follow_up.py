@@ -54,6 +54,6 @@ def test_each_visit_knows_its_series() -> None:
     visits = {v.visit_id: v for v in follow_up_calendar(date(2026, 1, 15), default_protocol())}
     assert visits["M3"].every_months == 3 and visits["M30-CT"].every_months == 6
     assert visits["M3"].superseded_on == visits["M6"].earliest
-    assert visits["M24"].superseded_on is None  # the first period ends at month 24
+    assert visits["M24"].superseded_on == visits["M27"].earliest  # the series goes on
     assert visits["M30-CT"].superseded_on == visits["M36-CT"].earliest
     assert visits["M60-CT"].superseded_on is None

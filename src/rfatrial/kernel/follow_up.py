@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -57,7 +57,7 @@ def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
         last = min(period.to_month, protocol.follow_up.duration_months)
         months = range(period.from_month, last + 1, period.every_months)
         targets = [add_months(anchor, m) for m in months]
-        for k, (month, target) in enumerate(zip(months, targets, strict=True)):
+        for month, target in zip(months, targets, strict=True):
             visits.append(
                 PlannedVisit(
                     visit_id=f"M{month}{period.id_suffix}",
@@ -67,10 +67,16 @@ def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
                     latest=target + window,
                     components=tuple(period.components),
                     every_months=period.every_months,
-                    superseded_on=targets[k + 1] - window if k + 1 < len(targets) else None,
                 )
             )
     visits.sort(key=lambda v: (v.target, v.visit_id))
+    # A series is the visits that share a suffix ("M24" is followed by "M27", "M30-CT" by "M36-CT").
+    following: dict[str, date] = {}
+    for k in range(len(visits) - 1, -1, -1):
+        v = visits[k]
+        suffix = v.visit_id.removeprefix(f"M{v.month}")
+        visits[k] = replace(v, superseded_on=following.get(suffix))
+        following[suffix] = v.earliest
     return tuple(visits)
 
 
