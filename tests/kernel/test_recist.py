@@ -704,3 +704,32 @@ def test_order_of_observations_does_not_matter(
     seed.shuffle(shuffled_baseline)
     seed.shuffle(shuffled_seen)
     assert one(baseline, at(*seen)) == one(shuffled_baseline, at(*shuffled_seen))
+
+
+def test_history_lesion_records_stand_for_observations() -> None:
+    from rfatrial.kernel import pathway  # noqa: F401  (registers the history's lesion records)
+    from rfatrial.kernel.history import LesionMeasurement
+
+    base = [
+        LesionMeasurement(lesion_id="L1", diameter_mm=30.0),
+        LesionMeasurement(lesion_id="L2", diameter_mm=20.0),
+    ]
+    seen = (
+        LesionMeasurement(lesion_id="L1", diameter_mm=18.0),
+        LesionMeasurement(lesion_id="L2", diameter_mm=12.0),
+    )
+    copied = [LesionObservation(m.lesion_id, m.organ, m.diameter_mm) for m in base]
+    copied_seen = tuple(LesionObservation(m.lesion_id, m.organ, m.diameter_mm) for m in seen)
+    assert assess_series(base, [Timepoint(seen)]) == assess_series(copied, [Timepoint(copied_seen)])
+
+    class Other:
+        lesion_id, organ, diameter_mm, is_node, too_small_to_measure = (
+            "L1",
+            "liver",
+            3.0,
+            False,
+            False,
+        )
+
+    with pytest.raises(ClinicalValueError, match="is not a LesionObservation"):
+        assess_series([Other()], [])  # type: ignore[list-item]

@@ -21,7 +21,6 @@ deterministic and never raises on a history that passed its schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, timedelta
 
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
@@ -45,7 +44,7 @@ from rfatrial.kernel.history import (
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import LesionObservation, Timepoint, TimepointResponse, assess_series
+from rfatrial.kernel.recist import Timepoint, TimepointResponse, accept_lesion_type, assess_series
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
@@ -180,7 +179,7 @@ class _RecistSeries:
     """RECIST 1.1 over the scans seen so far, one timepoint at a time."""
 
     def __init__(self) -> None:
-        self.baseline: tuple[LesionObservation, ...] | None = None
+        self.baseline: tuple[LesionMeasurement, ...] | None = None
         self.followups: list[Timepoint] = []
         self.treated: set[str] = set()
         self.issue: str | None = None
@@ -212,11 +211,12 @@ def _timepoint(e: ImagingAssessment, treated: set[str]) -> Timepoint:
     )
 
 
-def _observations(items: Iterable[LesionMeasurement]) -> tuple[LesionObservation, ...]:
-    return tuple(
-        LesionObservation(m.lesion_id, m.organ, m.diameter_mm, m.is_node, m.too_small_to_measure)
-        for m in items
-    )
+# The history's lesion records are validated like LesionObservation: RECIST reads them directly.
+accept_lesion_type(LesionMeasurement)
+
+
+def _observations(items: list[LesionMeasurement]) -> tuple[LesionMeasurement, ...]:
+    return tuple(items)
 
 
 def _recist_responses(

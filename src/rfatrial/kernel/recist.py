@@ -79,11 +79,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
 __all__ = [
+    "Lesion",
     "LesionObservation",
     "NonTargetResponse",
     "OverallResponse",
@@ -92,6 +93,7 @@ __all__ = [
     "TargetSelection",
     "Timepoint",
     "TimepointResponse",
+    "accept_lesion_type",
     "assess_series",
     "is_measurable",
     "select_targets",
@@ -173,6 +175,35 @@ class LesionObservation:
                     f"lesion {self.lesion_id}: diameter_mm {self.diameter_mm!r} is negative "
                     "(0 = disappeared, None = not evaluated)"
                 )
+
+
+class Lesion(Protocol):
+    """What RECIST reads of a lesion: :class:`LesionObservation`, or a record registered with
+    :func:`accept_lesion_type` that has the same attributes and was validated the same way."""
+
+    @property
+    def lesion_id(self) -> str: ...
+    @property
+    def organ(self) -> str: ...
+    @property
+    def diameter_mm(self) -> float | None: ...
+    @property
+    def is_node(self) -> bool: ...
+    @property
+    def too_small_to_measure(self) -> bool: ...
+
+
+_LESION_TYPES: set[type] = {LesionObservation}
+
+
+def accept_lesion_type(cls: type) -> None:
+    """Accept records of ``cls`` as lesions without copying them into :class:`LesionObservation`.
+
+    For a type whose own validation already guarantees what ``LesionObservation`` checks (a
+    non-empty id and organ, booleans, a finite diameter ≥ 0 or ``None``), such as the kernel's
+    history records; this spares the engine a copy of every lesion of every scan.
+    """
+    _LESION_TYPES.add(cls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +294,7 @@ class Timepoint:
     True
     """
 
-    observations: tuple[LesionObservation, ...]
+    observations: tuple[Lesion, ...]
     new_lesion: bool = False
     non_target_unequivocal_progression: bool = False
     treated: frozenset[str] = frozenset()
@@ -273,7 +304,7 @@ class Timepoint:
         object.__setattr__(self, "observations", tuple(self.observations))
         object.__setattr__(self, "treated", frozenset(self.treated))
         for obs in self.observations:
-            if not isinstance(obs, LesionObservation):
+            if type(obs) not in _LESION_TYPES and not isinstance(obs, LesionObservation):
                 raise ClinicalValueError(f"observations: {obs!r} is not a LesionObservation")
         _check_bool("new_lesion", self.new_lesion)
         _check_bool("non_target_unequivocal_progression", self.non_target_unequivocal_progression)
@@ -397,7 +428,7 @@ def _limits(criteria: RecistCriteria) -> _Limits:
         return _make_limits(criteria)
 
 
-def _size(obs: LesionObservation, limits: _Limits) -> _Exact | None:
+def _size(obs: Lesion, limits: _Limits) -> _Exact | None:
     """The size that enters a sum: 5 mm if too small, ``None`` if not evaluated."""
     if obs.too_small_to_measure:
         return limits.too_small
@@ -411,7 +442,7 @@ def _size(obs: LesionObservation, limits: _Limits) -> _Exact | None:
     return _micrometres("diameter_mm", mm)
 
 
-def is_measurable(obs: LesionObservation, criteria: RecistCriteria = _DEFAULT) -> bool:
+def is_measurable(obs: Lesion, criteria: RecistCriteria = _DEFAULT) -> bool:
     """Whether a baseline lesion is measurable (a target candidate).
 
     Non-nodal: longest diameter ≥ 10 mm. Node: short axis ≥ 15 mm. A lesion too small to measure
@@ -433,10 +464,10 @@ def is_measurable(obs: LesionObservation, criteria: RecistCriteria = _DEFAULT) -
     return size >= (limits.measurable_node if obs.is_node else limits.measurable)
 
 
-def _unique(observations: Sequence[LesionObservation], where: str) -> dict[str, LesionObservation]:
-    by_id: dict[str, LesionObservation] = {}
+def _unique(observations: Sequence[Lesion], where: str) -> dict[str, Lesion]:
+    by_id: dict[str, Lesion] = {}
     for obs in observations:
-        if not isinstance(obs, LesionObservation):
+        if type(obs) not in _LESION_TYPES and not isinstance(obs, LesionObservation):
             raise ClinicalValueError(f"{where}: {obs!r} is not a LesionObservation")
         if obs.lesion_id in by_id:
             raise ClinicalValueError(f"{where}: lesion {obs.lesion_id!r} is listed twice")
@@ -445,7 +476,7 @@ def _unique(observations: Sequence[LesionObservation], where: str) -> dict[str, 
 
 
 def select_targets(
-    baseline: Sequence[LesionObservation], criteria: RecistCriteria = _DEFAULT
+    baseline: Sequence[Lesion], criteria: RecistCriteria = _DEFAULT
 ) -> TargetSelection:
     """Choose the target lesions at baseline; the other lesions are non-targets.
 
@@ -468,7 +499,7 @@ def select_targets(
 
 
 def _select(
-    by_id: dict[str, LesionObservation], criteria: RecistCriteria, limits: _Limits
+    by_id: dict[str, Lesion], criteria: RecistCriteria, limits: _Limits
 ) -> tuple[TargetSelection, dict[str, _Exact]]:
     """The selection, and the baseline size of every target."""
     candidates: list[tuple[_Exact, str]] = []  # (-size, lesion_id): largest first, then by id
@@ -576,7 +607,7 @@ def _target_response(
 
 def _non_target_response(
     remaining: Sequence[str],
-    observations: dict[str, LesionObservation],
+    observations: dict[str, Lesion],
     timepoint: Timepoint,
     limits: _Limits,
 ) -> NonTargetResponse | None:
@@ -634,7 +665,7 @@ def _as_float(value: _Exact | None) -> float | None:
 
 
 def assess_series(
-    baseline: Sequence[LesionObservation],
+    baseline: Sequence[Lesion],
     followups: Sequence[Timepoint],
     criteria: RecistCriteria = _DEFAULT,
 ) -> tuple[TimepointResponse, ...]:
