@@ -28,7 +28,6 @@ __all__ = [
     "Lesion",
     "Walk",
     "judge_gate",
-    "max_hold",
     "withdrawal_proposed_on",
 ]
 
@@ -128,6 +127,12 @@ class Walk:
     issues: list[str] = field(default_factory=list)
     visits: dict[str, tuple[int, date, tuple[str, ...]]] = field(default_factory=dict)
     judged: dict[int, Judged] = field(default_factory=dict)
+    holds: dict[tuple[int, bool], int] = field(default_factory=dict)
+    max_hold: int = 0
+
+    def __post_init__(self) -> None:
+        rfa = self.protocol.rfa
+        self.max_hold = max([rfa.separation_days, *(h.days_before_rfa for h in rfa.agent_holds)])
 
     def gate_check(self, panel: LabPanel) -> Judged:
         """The pre-RFA gate on ``panel``, judged once per evaluation."""
@@ -146,6 +151,16 @@ class Walk:
         justification: str | None = None,
     ) -> None:
         self.deviations.append(Deviation(code, day, text, rule, index, justification))
+
+    def hold(self, cycle: SystemicCycle, *, before_rfa: bool) -> int:
+        """Days between ``cycle`` and an RFA session (memoized: the walk keeps its cycles)."""
+        key = (id(cycle), before_rfa)
+        found = self.holds.get(key)
+        if found is None:
+            found = self.holds[key] = self.protocol.rfa.hold_for(
+                cycle.agent_names, before_rfa=before_rfa
+            )
+        return found
 
     def lesion(self, m: LesionMeasurement | str, day: date) -> Lesion:
         lesion_id = m if isinstance(m, str) else m.lesion_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rfatrial.kernel._walk import Walk, judge_gate, max_hold, withdrawal_proposed_on
+from rfatrial.kernel._walk import Walk, judge_gate, withdrawal_proposed_on
 from rfatrial.kernel.history import (
     ImagingAssessment,
     LabPanel,
@@ -185,10 +185,9 @@ def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> Non
 
 
 def _session_separation_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
-    p = w.protocol
     for _, c in reversed(w.cycles):
         gap = (e.date - c.date).days
-        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
+        hold = w.hold(c, before_rfa=True)
         if gap < hold:
             w.deviate(
                 "rfa_within_separation",
@@ -200,7 +199,7 @@ def _session_separation_deviations(w: Walk, e: RfaSession, number: int, i: int) 
                 e.justification,
             )
             return
-        if gap > max_hold(p):
+        if gap > w.max_hold:
             return
 
 

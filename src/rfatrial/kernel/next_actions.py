@@ -87,13 +87,12 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
             "first cycle after randomization",
         )
     last = w.cycles[-1][1]
-    agents = last.agent_names
     length = p.systemic.cycle_length(last.regimen)
     if length is None:
         return None
     if w.block == "consolidation" and w.block_cycles == 0 and w.sessions:
         session = w.sessions[-1][1]
-        hold = p.rfa.hold_for(agents, before_rfa=False)
+        hold = w.hold(last, before_rfa=False)
         start = max(
             session.date + timedelta(days=max(hold, p.rfa.separation_days)),
             last.date + timedelta(days=length - p.systemic.cycle_window_days),
@@ -120,7 +119,7 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
             why += "; delayed: pre-cycle labs failed (" + ", ".join(c.key for c in failed) + ")"
     window = timedelta(days=p.systemic.cycle_window_days)
     for _, s in w.sessions:  # never propose a cycle inside the hold after a session
-        hold = p.rfa.hold_for(agents, before_rfa=False)
+        hold = w.hold(last, before_rfa=False)
         target = max(target, s.date + timedelta(days=max(hold, p.rfa.separation_days)))
     return target - window, target, target + window, why
 
@@ -165,11 +164,11 @@ def _block_actions(w: Walk) -> list[NextAction]:
 
 def _separation_clear(w: Walk) -> date:
     """First day an RFA session may take place given every cycle's hold."""
-    p = w.protocol
     clear = date.min
-    for _, c in w.cycles[-4:]:
-        hold = p.rfa.hold_for(c.agent_names, before_rfa=True)
-        clear = max(clear, c.date + timedelta(days=hold))
+    for _, c in reversed(w.cycles):
+        if c.date + timedelta(days=w.max_hold) <= clear:
+            break  # older cycles cannot hold the session any later
+        clear = max(clear, c.date + timedelta(days=w.hold(c, before_rfa=True)))
     return clear
 
 

@@ -335,7 +335,7 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
                 i,
             )
     for number, s in w.sessions:
-        hold = p.rfa.hold_for(e.agent_names, before_rfa=False)
+        hold = w.hold(e, before_rfa=False)
         gap = (e.date - s.date).days
         if gap < hold:
             w.deviate(
@@ -374,16 +374,19 @@ def _effective(w: Walk, e: ImagingAssessment, r: TimepointResponse) -> bool:
 
 
 def _imaging(w: Walk, e: ImagingAssessment, i: int, r: TimepointResponse | None) -> None:
+    day, known = e.date, w.lesions
     for m in e.lesions:
-        x = w.lesion(m, e.date)
-        if m.segment and x.segment is None:
+        x = known.get(m.lesion_id) or w.lesion(m, day)
+        if x.segment is None and m.segment:
             x.segment = m.segment
-        if m.diameter_mm is not None:
-            x.sizes.append((e.date, m.diameter_mm))
-            if m.diameter_mm == 0 and x.status == "active":
-                x.set(e.date, "disappeared")
-            elif m.diameter_mm > 0 and x.status == "disappeared":
-                x.set(e.date, "active")
+        size = m.diameter_mm
+        if size is not None:
+            x.sizes.append((day, size))
+            if size == 0:
+                if x.status == "active":
+                    x.set(day, "disappeared")
+            elif x.status == "disappeared":
+                x.set(day, "active")
     for m in e.new_lesions:
         x = w.lesion(m, e.date)
         if m.diameter_mm is not None:
@@ -450,6 +453,8 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
     calendar = follow_up_calendar(w.randomized, w.protocol)
     planned = {v.visit_id: v for v in calendar}
     for v in calendar:
+        if v.target > end:
+            break  # later visits end later still: none of them is missed yet
         if v.visit_id not in w.visits and v.latest < end:
             devs.append(
                 Deviation(
