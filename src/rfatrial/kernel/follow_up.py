@@ -19,7 +19,6 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from functools import lru_cache
 
 from rfatrial.kernel.protocol import Protocol
 
@@ -49,8 +48,24 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
-@lru_cache(maxsize=4096)
+# Calendars by (protocol identity, anchor); the protocol is kept so its id stays its own. Hashing a
+# protocol by content on every evaluation would cost more than the lookup saves.
+_CALENDARS: dict[tuple[int, date], tuple[Protocol, tuple[PlannedVisit, ...]]] = {}
+
+
 def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
+    key = (id(protocol), anchor)
+    found = _CALENDARS.get(key)
+    if found is not None and found[0] is protocol:
+        return found[1]
+    if len(_CALENDARS) > 8192:
+        _CALENDARS.clear()
+    visits = _build_calendar(anchor, protocol)
+    _CALENDARS[key] = (protocol, visits)
+    return visits
+
+
+def _build_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
     visits = []
     for period in protocol.follow_up.periods:
         window = timedelta(days=period.window_days)
