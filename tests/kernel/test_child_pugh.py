@@ -7,6 +7,8 @@ import itertools
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rfatrial.kernel import child_pugh as child_pugh_module
 from rfatrial.kernel.child_pugh import (
@@ -165,3 +167,28 @@ def test_invalid_lab_values(
 ) -> None:
     with pytest.raises(error):
         child_pugh(*args, "none", "none")
+
+
+@given(
+    analyte=st.sampled_from(["bilirubin", "albumin", "inr"]),
+    scale=st.floats(0.2, 2.0),
+    unit_index=st.integers(0, 3),
+)
+def test_fast_band_lookup_equals_the_exact_one(analyte: str, scale: float, unit_index: int) -> None:
+    from rfatrial.kernel.units import ANALYTES, to_canonical_exact
+
+    cp = child_pugh_module
+    bands = cp.LAB_POINTS[analyte]
+    units = list(ANALYTES[analyte].units)
+    unit = units[unit_index % len(units)]
+    # values around each band edge, expressed in the chosen unit
+    edge = bands.steps[unit_index % len(bands.steps)].limit
+    value = edge * scale * ANALYTES[analyte].units[bands.unit] / ANALYTES[analyte].units[unit]
+    canonical = to_canonical_exact(analyte, value, unit)
+    expected = bands.otherwise
+    for step in bands.steps:
+        limit = to_canonical_exact(analyte, step.limit, bands.unit)
+        if (canonical < limit) if step.op == "<" else (canonical <= limit):
+            expected = step.points
+            break
+    assert cp._lab_points(analyte, value, unit) == expected

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-from rfatrial.kernel.units import ClinicalValueError, to_canonical_exact
+from rfatrial.kernel.units import ANALYTES, ClinicalValueError, to_canonical_exact
 
 __all__ = [
     "ASCITES_POINTS",
@@ -159,6 +159,19 @@ def child_pugh_class(score: int) -> ChildPughClass:
 
 def _lab_points(analyte: str, value: float, unit: str) -> Points:
     bands = LAB_POINTS[analyte]
+    # Floats decide when the value is clear of every band edge; at an edge, exact decimals do.
+    spec = ANALYTES.get(analyte)
+    if spec is not None and unit in spec.units and bands.unit in spec.units:
+        in_canonical = value * spec.units[unit]
+        x = in_canonical / spec.units[bands.unit]
+        # outside the plausible range (or not finite), the exact path raises the error
+        if spec.plausible_min < in_canonical < spec.plausible_max and all(
+            abs(x - step.limit) > 1e-9 * step.limit for step in bands.steps
+        ):
+            for step in bands.steps:
+                if (x < step.limit) if step.op == "<" else (x <= step.limit):
+                    return step.points
+            return bands.otherwise
     canonical = to_canonical_exact(analyte, value, unit)
     for step in bands.steps:
         limit = to_canonical_exact(analyte, step.limit, bands.unit)

@@ -482,13 +482,14 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
                     i,
                 )
             )
-        missing = [c for c in v.components if c not in components]
+        missing = () if components == v.components else set(v.components) - set(components)
         if missing:
             devs.append(
                 Deviation(
                     "visit_incomplete",
                     day,
-                    f"follow-up visit {visit_id} without " + ", ".join(missing),
+                    f"follow-up visit {visit_id} without "
+                    + ", ".join(c for c in v.components if c in missing),
                     "follow_up.periods",
                     i,
                 )
