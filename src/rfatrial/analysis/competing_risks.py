@@ -14,9 +14,10 @@
   valid under any dependence between the lesions of a patient, needs no model, and gives the
   covariance between the arms' estimates, hence a Wald test of their difference at a
   landmark. A replicate whose follow-up ends before a landmark keeps its last value there
-  (the landmark itself must lie within the full sample's follow-up, else NaN). ``cmprsk`` has no clustered variance; the tests compare with the same jackknife
-  computed in R from ``cuminc`` on the reduced data sets. For a hazard ratio with lesions
-  clustered within patients, fit the cause-specific Cox model with a ``cluster``
+  (the landmark itself must lie within the full sample's follow-up, else NaN). ``cmprsk``
+  has no clustered variance; the tests compare with the same jackknife computed in R from
+  ``cuminc`` on the reduced data sets. For a hazard ratio with lesions clustered within
+  patients, fit the cause-specific Cox model with a ``cluster``
   (:func:`rfatrial.analysis.cox.cox_ph`), R's ``coxph(..., cluster = id)``.
 
 Status codes follow ``cmprsk``: ``censor_code`` (0 by default) for censored rows, any other
@@ -398,7 +399,7 @@ def gray_test(
     >>> r = gray_test([1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 2, 0, 1, 2, 1, 0],
     ...               [0, 0, 0, 0, 1, 1, 1, 1])
     >>> round(r[1].statistic, 4), r[1].df
-    (1.2917, 1)
+    (2.3023, 1)
     """
     t, st, causes = _status(time, status, censor_code)
     levels, g = encode_labels(group, t.size, "group")
