@@ -1,9 +1,20 @@
 """A simulated care team: follows the engine's next actions for one virtual patient.
 
 The loop asks the engine what is due, does the most urgent action on a date inside its window,
-records what a real team would record (a cycle, a scan with measurements, a lab panel, a session,
-a visit), and asks again. With a compliant team the history it writes breaks no rule, so the
-engine must find no deviation in it: the engine and the schedule are tested against each other.
+records what a real team would record (a cycle with its pre-cycle labs, a scan with measurements,
+a lab panel, a session with its complications, a visit), and asks again. The patient behind the
+records follows the patient model (:mod:`rfatrial.simulation.patient_model`): response and
+toxicity of systemic therapy, lab values, per-lesion ablation outcomes, local tumour progression,
+new lesions, and death and progression calibrated to a scenario.
+
+The engine only ever sees events up to the loop's current day: the history is fed to an
+incremental :class:`~rfatrial.kernel.pathway.PathwayState` one validated event at a time, in
+date order. A compliant team (``Compliance()``, the default) writes histories in which the
+engine must find no deviation. With ``Compliance(rate=r)`` the team, at each opportunity and with
+probability ``r``, does one thing wrong (a late or missed visit, a late 1-month scan, a cycle
+despite failed labs or too soon after a session, a session too soon after a cycle, with too many
+lesions, with stale or failed labs); each is listed in :attr:`SimulatedPatient.injected` with the
+deviation code and date the engine must report.
 
 Examples
 --------
@@ -18,206 +29,1096 @@ Examples
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from rfatrial.kernel.evaluation import NextAction
-from rfatrial.kernel.history import PatientHistory
-from rfatrial.kernel.pathway import evaluate
+from rfatrial.kernel.follow_up import follow_up_calendar
+from rfatrial.kernel.history import Event, LabPanel, PatientHistory
+from rfatrial.kernel.lab_gate import panel_passes
+from rfatrial.kernel.pathway import PathwayState
 from rfatrial.kernel.protocol import Protocol
-
-__all__ = ["PatientModel", "simulate_patient"]
-
-_SEGMENTS = ("S2", "S3", "S4a", "S4b", "S5", "S6", "S7", "S8")
-_AE_TERMS = (
-    ("Neutrophil count decreased", 2),
-    ("Neutrophil count decreased", 3),
-    ("Peripheral sensory neuropathy", 1),
-    ("Diarrhea", 2),
-    ("Fatigue", 1),
-    ("Platelet count decreased", 1),
+from rfatrial.simulation.patient_model import (
+    DAYS_PER_MONTH,
+    CourseTimes,
+    PatientModel,
+    default_patient_model,
 )
-_REGIMENS: dict[str, list[dict[str, Any]]] = {
-    "FOLFOX": [
-        {"name": "oxaliplatin", "dose": 85, "unit": "mg/m2"},
-        {"name": "leucovorin", "dose": 400, "unit": "mg/m2"},
-        {"name": "fluorouracil", "dose": 2400, "unit": "mg/m2"},
-    ],
-    "FOLFIRI": [
-        {"name": "irinotecan", "dose": 180, "unit": "mg/m2"},
-        {"name": "leucovorin", "dose": 400, "unit": "mg/m2"},
-        {"name": "fluorouracil", "dose": 2400, "unit": "mg/m2"},
-    ],
-    "CAPOX": [
-        {"name": "oxaliplatin", "dose": 130, "unit": "mg/m2"},
-        {"name": "capecitabine", "dose": 1000, "unit": "mg/m2"},
-    ],
+
+__all__ = [
+    "DEVIATION_KINDS",
+    "Compliance",
+    "InjectedDeviation",
+    "LesionBaseline",
+    "PatientBaseline",
+    "PatientTruth",
+    "SimulatedPatient",
+    "draw_baseline",
+    "simulate_patient",
+    "simulate_patient_detail",
+]
+
+# What the team can do wrong, by the deviation code the engine reports for it.
+DEVIATION_KINDS = (
+    "visit_out_of_window",
+    "visit_missed",
+    "post_rfa_scan_out_of_window",
+    "cycle_despite_failed_labs",
+    "cycle_within_separation",
+    "rfa_within_separation",
+    "rfa_too_many_lesions",
+    "rfa_lab_gate_stale",
+    "rfa_lab_gate_failed",
+)
+
+# The engine's same-day order (labs and scans before what is done that day): events of one day
+# are fed to the engine in this order so that it can walk them one at a time.
+_RANK = {
+    "screening": 0,
+    "randomization": 1,
+    "lab_panel": 2,
+    "imaging": 3,
+    "post_rfa_scan": 4,
+    "rfa_session": 5,
+    "systemic_cycle": 6,
+    "follow_up_visit": 7,
+    "adverse_event": 8,
+    "withdrawal": 9,
+    "lost_to_follow_up": 10,
+    "death": 11,
 }
+# Several actions on one day: what is learnt (labs, scans) is done before what is decided (a
+# session, a cycle), and nothing that the engine would read as known before a session or a cycle
+# of the same day is recorded after it (the engine orders a day's events by _RANK).
+_MAIN_RANK = {
+    "randomize": 1,
+    "pre_rfa_labs": 2,
+    "response_scan": 3,
+    "follow_up_visit": 3,
+    "post_rfa_scan": 4,
+    "rfa_session": 5,
+    "systemic_cycle": 6,
+    "confirm_withdrawal": 9,
+}
+_FIRST_RANK = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_visit": 2}
+_DECISIONS = frozenset({"rfa_session", "systemic_cycle"})
+_EVENT = TypeAdapter(Event)
+_DAY = timedelta(days=1)
+_MAX_STEPS = 5000
+_COMPLICATIONS = (
+    ("Pain requiring additional analgesia, resolved during the procedure", "I"),
+    ("Subcapsular haematoma, observed (hospital stay prolonged < 48 h)", "I"),
+    ("Liver abscess drained percutaneously", "IIIa"),
+    ("Biliary injury with permanent sequelae", "IVa"),
+    ("Severe sequelae requiring assistance in daily life", "IVb"),
+    ("Death", "V"),
+)
 
 
-@dataclass(slots=True)
-class PatientModel:
-    """The hidden course of a virtual patient (a small model; the full one has its own module)."""
-
-    shrink_per_scan: float = 0.85
-    progression_per_scan: float = 0.08
-    gate_failure: float = 0.15
-    residual_after_rfa: float = 0.08
-    new_lesion_per_scan: float = 0.05
-    monthly_death: float = 0.005
-    monthly_dropout: float = 0.002
-    adverse_event_per_cycle: float = 0.2
+# --- compliance and what is returned ----------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _State:
-    rng: random.Random
-    model: PatientModel
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """How closely the simulated team follows the protocol.
+
+    Parameters
+    ----------
+    rate
+        Probability that the team does one thing wrong at each opportunity (0: fully compliant).
+    kinds
+        Which deviations may be injected (codes of :data:`DEVIATION_KINDS`).
+    spread_days
+        Actions are done within this many days of the start of their window.
+    """
+
+    rate: float = 0.0
+    kinds: frozenset[str] = frozenset(DEVIATION_KINDS)
+    spread_days: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be in [0, 1]")
+        unknown = sorted(set(self.kinds) - set(DEVIATION_KINDS))
+        if unknown:
+            raise ValueError(f"unknown deviation kinds: {', '.join(unknown)}")
+        if self.spread_days < 0:
+            raise ValueError("spread_days must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedDeviation:
+    """A deviation the team committed on purpose: the code and date the engine must report."""
+
+    code: str
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class LesionBaseline:
+    lesion_id: str
+    diameter_mm: float
+    segment: str
+    us_visible: bool
+    distance_to_vessel_mm: float
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBaseline:
+    """Who the patient is at screening (drawn from the patient model)."""
+
+    sex: str
+    age: int
+    ecog: int
+    ras_status: str
+    braf_mutant: bool
+    cea_ng_ml: float
+    extrahepatic_disease: bool
+    lesions: tuple[LesionBaseline, ...]
     regimen: str
     bevacizumab: bool
-    sizes: dict[str, float] = field(default_factory=dict)
-    segments: dict[str, str] = field(default_factory=dict)
-    ablated: set[str] = field(default_factory=set)
-    sessions: list[list[str]] = field(default_factory=list)
-    next_id: int = 1
-    progressed: bool = False
+    anti_egfr: bool
 
-    def new_lesion(self) -> str:
-        lid = f"L{self.next_id}"
-        self.next_id += 1
-        self.sizes[lid] = round(self.rng.uniform(8, 35), 1)
-        self.segments[lid] = self.rng.choice(_SEGMENTS)
-        return lid
+    @property
+    def liver_lesion_count(self) -> int:
+        return len(self.lesions)
 
-    def measurement(self, lid: str) -> dict[str, Any]:
-        return {
-            "lesion_id": lid,
-            "organ": "liver",
-            "segment": self.segments[lid],
-            "diameter_mm": self.sizes[lid],
-            "us_visible": True,
+
+@dataclass(frozen=True, slots=True)
+class PatientTruth:
+    """The hidden course behind a history (what the scenario drew), for checks and analyses."""
+
+    arm: str
+    randomized: date | None
+    death: date | None
+    progression: date | None
+    progression_seen: date | None
+    dropout: date | None
+    braf_mutant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedPatient:
+    history: PatientHistory
+    injected: tuple[InjectedDeviation, ...]
+    truth: PatientTruth
+    evaluations: int
+
+
+def _weighted(rng: random.Random, items: Iterable[Any], weights: Iterable[float]) -> Any:
+    return rng.choices(list(items), weights=list(weights))[0]
+
+
+def _vessel(rng: random.Random, model: PatientModel) -> float:
+    b = model.baseline
+    return round(
+        min(200.0, b.vessel_distance_median_mm * math.exp(rng.gauss(0.0, b.vessel_distance_sdlog))),
+        1,
+    )
+
+
+def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> PatientBaseline:
+    """Draw a patient's baseline from the patient model."""
+    m = model or default_patient_model()
+    b, s = m.baseline, m.systemic
+    age = round(rng.gauss(b.age_mean, b.age_sd))
+    age = min(b.age_max, max(b.age_min, age))
+    u = rng.random()
+    ras = (
+        "mutant"
+        if u < b.ras_mutant
+        else "unknown"
+        if u < b.ras_mutant + b.ras_unknown
+        else "wild_type"
+    )
+    n = 2 + _weighted(rng, range(len(b.lesion_count_weights)), b.lesion_count_weights)
+    lesions = []
+    for k in range(n):
+        d = b.diameter_median_mm * math.exp(rng.gauss(0.0, b.diameter_sdlog))
+        d = round(min(b.diameter_max_mm, max(b.diameter_min_mm, d)), 1)
+        lesions.append(
+            LesionBaseline(
+                f"L{k + 1}",
+                d,
+                _weighted(rng, b.segment_weights, b.segment_weights.values()),
+                rng.random() < b.us_visible_probability,
+                _vessel(rng, m),
+            )
+        )
+    return PatientBaseline(
+        sex="F" if rng.random() < b.female_fraction else "M",
+        age=age,
+        ecog=_weighted(rng, range(len(b.ecog_weights)), b.ecog_weights),
+        ras_status=ras,
+        braf_mutant=ras == "wild_type" and rng.random() < b.braf_mutant_in_ras_wild_type,
+        cea_ng_ml=round(b.cea_median_ng_ml * math.exp(rng.gauss(0.0, b.cea_sdlog)), 1),
+        extrahepatic_disease=rng.random() < b.extrahepatic_disease_probability,
+        lesions=tuple(lesions),
+        regimen=_weighted(rng, s.regimen_weights, s.regimen_weights.values()),
+        bevacizumab=rng.random() < s.bevacizumab_probability,
+        anti_egfr=ras == "wild_type" and rng.random() < s.anti_egfr_probability_ras_wild_type,
+    )
+
+
+# --- the hidden state of the patient ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Lesion:
+    lesion_id: str
+    diameter: float
+    segment: str | None
+    visible: bool
+    vessel: float
+    organ: str = "liver"
+    ablated: bool = False  # ever ablated: no longer measured (RECIST treats it as treated)
+    residual: bool = False  # the 1-month scan will show residual tumour
+    ltp_day: date | None = None
+    margin: float | None = None
+
+    def measurement(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "lesion_id": self.lesion_id,
+            "organ": self.organ,
+            "diameter_mm": self.diameter,
         }
+        if self.organ == "liver":
+            out["segment"] = self.segment
+            out["us_visible"] = self.visible
+            out["distance_to_vessel_mm"] = self.vessel
+        return out
 
 
-def _labs(day: date, ok: bool, rng: random.Random) -> dict[str, Any]:
-    platelets = rng.uniform(120, 300) if ok else rng.uniform(20, 45)
+@dataclass(slots=True)
+class _Toxicity:
+    lab: str
+    grade: int
+    start: date
+    end: date
+
+
+@dataclass(slots=True)
+class _Patient:
+    rng: random.Random
+    model: PatientModel
+    base: PatientBaseline
+    lesions: dict[str, _Lesion]
+    next_id: int
+    cea: float
+    toxicities: list[_Toxicity] = field(default_factory=list)
+    sessions: dict[int, tuple[date, list[str]]] = field(default_factory=dict)
+    scans: int = 0  # response scans done
+    progression_day: date | None = None
+    progression_seen: date | None = None
+    inr_abnormal_until: date | None = None
+
+    def new_lesion(self, diameter: float, organ: str = "liver") -> _Lesion:
+        b = self.model.baseline
+        lid = f"L{self.next_id}" if organ == "liver" else f"E{self.next_id}"
+        self.next_id += 1
+        x = _Lesion(
+            lid,
+            round(diameter, 1),
+            _weighted(self.rng, b.segment_weights, b.segment_weights.values())
+            if organ == "liver"
+            else None,
+            self.rng.random() < b.us_visible_probability,
+            _vessel(self.rng, self.model),
+            organ,
+        )
+        self.lesions[lid] = x
+        return x
+
+    def measured(self) -> list[_Lesion]:
+        return [x for x in self.lesions.values() if not x.ablated]
+
+
+# --- lab panels --------------------------------------------------------------------------------
+
+
+def _uniform(rng: random.Random, pair: tuple[float, float], digits: int) -> float:
+    return round(rng.uniform(pair[0], pair[1]), digits)
+
+
+def _panel(
+    p: _Patient,
+    day: date,
+    *,
+    gate: bool = False,
+    markers: bool = False,
+    force: str | None = None,
+    after_rfa: date | None = None,
+) -> dict[str, Any]:
+    """A lab panel drawn on ``day`` from the patient's state.
+
+    ``force``: "cycle" makes it fail the pre-cycle thresholds, "gate" the pre-RFA gate.
+    """
+    rng, labs = p.rng, p.model.labs
+    grade = {"neutrophils": 0, "platelets": 0, "hemoglobin": 0, "alt": 0}
+    for t in p.toxicities:
+        if t.start <= day < t.end:
+            grade[t.lab] = max(grade[t.lab], t.grade)
+    if force == "cycle":
+        grade["neutrophils"] = max(grade["neutrophils"], 2)
+    neutrophils = _uniform(rng, labs.neutrophils.for_grade(grade["neutrophils"]), 2)
+    platelets = round(rng.uniform(*labs.platelets.for_grade(grade["platelets"])))
+    if force == "gate":
+        platelets = min(platelets, round(rng.uniform(*labs.platelets.grade_3)))
+    hemoglobin = _uniform(rng, labs.hemoglobin.for_grade(grade["hemoglobin"]), 1)
+    alt_x = rng.uniform(*labs.alt.for_grade(grade["alt"]))
+    ast_x = alt_x * rng.uniform(0.7, 1.2)
+    bilirubin = rng.uniform(*labs.bilirubin_umol_l)
+    albumin = rng.uniform(*labs.albumin_g_l)
+    if after_rfa is not None:
+        r = p.model.rfa
+        fade = max(0.0, 1.0 - (day - after_rfa).days / r.alt_recovery_days)
+        rise = 1.0 + (rng.uniform(*r.alt_rise_factor) - 1.0) * fade
+        alt_x, ast_x = alt_x * rise, ast_x * rise
+        bilirubin *= 1.0 + (rng.uniform(*r.bilirubin_rise_factor) - 1.0) * fade
+        albumin -= rng.uniform(*r.albumin_fall_g_l) * fade
+    if gate and rng.random() < labs.gate_failure:
+        p.inr_abnormal_until = day + timedelta(days=rng.randint(3, 10))
+    inr_abnormal = p.inr_abnormal_until is not None and day < p.inr_abnormal_until
+    inr = _uniform(rng, labs.inr.abnormal if inr_abnormal else labs.inr.normal, 2)
+    results: list[dict[str, Any]] = [
+        {"analyte": "neutrophils", "value": neutrophils, "unit": "10^9/L"},
+        {"analyte": "platelets", "value": platelets, "unit": "10^9/L"},
+        {"analyte": "hemoglobin", "value": hemoglobin, "unit": "g/dL"},
+        {"analyte": "inr", "value": inr, "unit": "ratio"},
+        {
+            "analyte": "bilirubin",
+            "value": round(bilirubin),
+            "unit": "µmol/L",
+            "uln": labs.bilirubin_uln,
+        },
+        {
+            "analyte": "alt",
+            "value": round(alt_x * labs.alt_uln),
+            "unit": "U/L",
+            "uln": labs.alt_uln,
+        },
+        {
+            "analyte": "ast",
+            "value": round(ast_x * labs.ast_uln),
+            "unit": "U/L",
+            "uln": labs.ast_uln,
+        },
+        {"analyte": "albumin", "value": round(albumin), "unit": "g/L"},
+        {
+            "analyte": "creatinine",
+            "value": round(rng.uniform(*labs.creatinine_umol_l)),
+            "unit": "µmol/L",
+            "uln": labs.creatinine_uln,
+        },
+    ]
+    if markers:
+        results.append({"analyte": "cea", "value": round(p.cea, 1), "unit": "ng/mL"})
     return {
         "type": "lab_panel",
-        "date": day.isoformat(),
-        "results": [
-            {"analyte": "platelets", "value": round(platelets), "unit": "10^9/L"},
-            {"analyte": "neutrophils", "value": round(rng.uniform(2.0, 5.0), 1), "unit": "10^9/L"},
-            {"analyte": "hemoglobin", "value": round(rng.uniform(10.5, 14), 1), "unit": "g/dL"},
-            {"analyte": "inr", "value": round(rng.uniform(0.9, 1.2), 2), "unit": "ratio"},
-            {
-                "analyte": "bilirubin",
-                "value": round(rng.uniform(5, 18)),
-                "unit": "µmol/L",
-                "uln": 21,
-            },
-            {"analyte": "alt", "value": round(rng.uniform(15, 60)), "unit": "U/L", "uln": 40},
-            {"analyte": "ast", "value": round(rng.uniform(15, 60)), "unit": "U/L", "uln": 40},
-            {"analyte": "albumin", "value": round(rng.uniform(36, 45)), "unit": "g/L"},
-            {
-                "analyte": "creatinine",
-                "value": round(rng.uniform(55, 95)),
-                "unit": "µmol/L",
-                "uln": 106,
-            },
-        ],
+        "date": day,
+        "results": results,
         "ascites": "none",
         "encephalopathy": "none",
     }
 
 
-def _perform(a: NextAction, day: date, s: _State, arm: str) -> list[dict[str, Any]]:
-    rng, d = s.rng, day.isoformat()
-    if a.kind == "randomize":
-        return [{"type": "randomization", "date": d, "arm": arm}]
-    if a.kind == "systemic_cycle":
-        agents = [dict(x) for x in _REGIMENS[s.regimen]]
-        if s.bevacizumab:
+# --- the loop ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Deferred:
+    day: date
+    code: str
+
+
+class _Loop:
+    """One patient's closed loop: the hidden course, the records, the engine's state."""
+
+    def __init__(
+        self,
+        patient_id: str,
+        site: str,
+        arm: str,
+        rng: random.Random,
+        protocol: Protocol,
+        start: date,
+        horizon_days: int,
+        model: PatientModel,
+        course: CourseTimes,
+        compliance: Compliance,
+        baseline: PatientBaseline,
+        stratum: dict[str, str] | None,
+    ) -> None:
+        self.protocol, self.arm, self.rng = protocol, arm, rng
+        self.model, self.course, self.compliance = model, course, compliance
+        self.stratum = stratum or {}
+        self.start, self.end = start, start + timedelta(days=horizon_days)
+        self.patient_id = patient_id
+        self.head: dict[str, Any] = {
+            "patient_id": patient_id,
+            "site": site,
+            "sex": baseline.sex,
+            "age_at_screening": baseline.age,
+        }
+        lesions = {
+            x.lesion_id: _Lesion(
+                x.lesion_id, x.diameter_mm, x.segment, x.us_visible, x.distance_to_vessel_mm
+            )
+            for x in baseline.lesions
+        }
+        self.p = _Patient(rng, model, baseline, lesions, len(lesions) + 1, baseline.cea_ng_ml)
+        self.state = PathwayState(protocol, patient_id)
+        self.events: list[Event] = []
+        self.last_key: tuple[date, int] | None = None
+        self.pending: list[dict[str, Any]] = []  # records of later days (AEs, post-RFA labs)
+        self.today = self.previous = start
+        self.panel_days: dict[date, LabPanel] = {}
+        self.imaging_days: set[date] = set()
+        self.decided: dict[date, int] = {}  # highest rank of a session or cycle, by day
+        self.failed_cycle_labs: date | None = None
+        self.randomized: date | None = None
+        self.death: date | None = None
+        self.dropout: date | None = None
+        self.progression: date | None = None
+        self.off_study: date | None = None
+        self.injected: list[InjectedDeviation] = []
+        self.deferred: dict[tuple[str, int | str | None], _Deferred] = {}
+        self.skipped: set[str] = set()
+        self.missed: list[tuple[str, date]] = []
+        self.evaluations = 0
+        self.last_session: date | None = None
+        self.cycle_since_session = True
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def record(self, records: list[dict[str, Any]]) -> None:
+        """Validate ``records`` (all of one day) and feed them to the engine in its day order."""
+        for rec in sorted(records, key=lambda r: (r["date"], _RANK[r["type"]])):
+            event = _EVENT.validate_python(rec)
+            key = (event.date, _RANK[event.type])
+            self.events.append(event)
+            if self.last_key is not None and key < self.last_key:
+                self._rebuild()
+            else:
+                self.state.add(event)
+                self.last_key = key
+            if event.type in _DECISIONS:
+                self.decided[event.date] = max(self.decided.get(event.date, 0), key[1])
+            elif event.type == "lab_panel":
+                self.panel_days[event.date] = event
+            elif event.type == "imaging":
+                self.imaging_days.add(event.date)
+
+    def _rebuild(self) -> None:
+        order = sorted(
+            range(len(self.events)),
+            key=lambda i: (self.events[i].date, _RANK[self.events[i].type], i),
+        )
+        self.events = [self.events[i] for i in order]
+        self.state = PathwayState(self.protocol, self.patient_id)
+        for e in self.events:
+            self.state.add(e)
+        last = self.events[-1]
+        self.last_key = (last.date, _RANK[last.type])
+
+    def flush(self, before: date, *, inclusive: bool = False) -> None:
+        """Record the pending records dated before ``before`` (or on it with ``inclusive``)."""
+        due = [r for r in self.pending if r["date"] < before or (inclusive and r["date"] == before)]
+        if due:
+            self.pending = [r for r in self.pending if r not in due]
+            self.record(due)
+
+    def next_pending_labs(self) -> date | None:
+        days = [r["date"] for r in self.pending if r["type"] == "lab_panel"]
+        return min(days) if days else None
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.screen()
+        for _ in range(_MAX_STEPS):
+            self.evaluations += 1
+            actions = [
+                a
+                for a in self.state.next_actions(self.today)
+                if a.latest >= self.today or self._key(a) in self.deferred
+            ]
+            actions = [
+                a for a in actions if a.kind != "follow_up_visit" or a.visit_id not in self.skipped
+            ]
+            if not actions:
+                break
+            a, day = self.choose(actions)
+            labs_day = self.next_pending_labs()
+            if labs_day is not None and labs_day < day:
+                self.flush(labs_day, inclusive=True)
+                self.today = labs_day
+                continue
+            if self.stop_before(day):
+                return
+            self.flush(day)
+            self.previous, self.today = self.today, day
+            self.perform(a, day)
+        self.finish()
+
+    def _key(self, a: NextAction) -> tuple[str, int | str | None]:
+        return (a.kind, a.visit_id if a.kind == "follow_up_visit" else a.session)
+
+    def choose(self, actions: list[NextAction]) -> tuple[NextAction, date]:
+        today = self.today
+
+        def window(a: NextAction) -> tuple[date, date]:
+            d = self.deferred.get(self._key(a))
+            if d is not None:
+                return d.day, d.day
+            lo = max(a.earliest, today)
+            if lo == today and _FIRST_RANK[a.kind] < self.decided.get(today, 0):
+                lo = today + _DAY
+            hi = max(a.latest, lo)
+            if a.kind == "systemic_cycle" and self.failed_cycle_labs is not None:
+                # labs failed this morning: the team waits before trying again
+                lo = max(
+                    lo,
+                    self.failed_cycle_labs
+                    + timedelta(days=self.protocol.systemic.cycle_delay_days),
+                )
+                hi = max(hi, lo)
+            return lo, hi
+
+        windows = {id(a): window(a) for a in actions}
+        a = min(actions, key=lambda x: (windows[id(x)][0], _MAIN_RANK[x.kind], x.target, x.kind))
+        lo, hi = windows[id(a)]
+        if self._key(a) in self.deferred:
+            return a, lo
+        others = [windows[id(b)][1] for b in actions if b is not a and windows[id(b)][1] >= lo]
+        hi = min([hi, *others])
+        spread = min((hi - lo).days, self.compliance.spread_days)
+        return a, lo + timedelta(days=self.rng.randint(0, max(0, spread)))
+
+    def stop_before(self, day: date) -> bool:
+        """Death, loss to follow-up or the end of the horizon before ``day`` ends the history."""
+        cut = min(d for d in (self.death, self.dropout, self.end + _DAY) if d is not None)
+        if cut > day:
+            return False
+        self.finish()
+        return True
+
+    def finish(self) -> None:
+        """Record what happens up to the end of the horizon once no action is taken any more."""
+        if self.off_study is None:
+            if (
+                self.dropout is not None
+                and self.dropout <= self.end
+                and (self.death is None or self.dropout < self.death)
+            ):
+                self.flush(self.dropout, inclusive=True)
+                self.record([{"type": "lost_to_follow_up", "date": self.dropout}])
+                self.off_study, self.pending = self.dropout, []
+                return
+            stop = self.end if self.death is None else min(self.death, self.end)
+            self.flush(stop, inclusive=True)
+        if self.death is not None and self.death <= self.end:
+            self.record([{"type": "death", "date": self.death, "cause": "disease progression"}])
+        self.pending = []
+
+    # -- screening and randomization -------------------------------------------------------------
+
+    def screen(self) -> None:
+        b, d = self.p.base, self.start
+        self.record(
+            [
+                {
+                    "type": "screening",
+                    "date": d,
+                    "consent_date": d,
+                    "eligible": True,
+                    "liver_lesion_count": b.liver_lesion_count,
+                    "ras_status": b.ras_status,
+                    "ecog": b.ecog,
+                    "extrahepatic_disease": b.extrahepatic_disease,
+                },
+                {
+                    "type": "imaging",
+                    "date": d,
+                    "modality": "CT",
+                    "purpose": "baseline",
+                    "lesions": [x.measurement() for x in self.p.lesions.values()],
+                },
+                _panel(self.p, d, markers=True),
+            ]
+        )
+
+    def randomize(self, day: date) -> list[dict[str, Any]]:
+        self.randomized = day
+        death, progression, dropout = self.course.draw(self.arm, self.rng)
+        if math.isfinite(death):
+            self.death = day + timedelta(days=max(1, math.ceil(death)))
+        if math.isfinite(progression):
+            self.progression = day + timedelta(days=max(1, math.ceil(progression)))
+            self.p.progression_day = self.progression
+        if math.isfinite(dropout):
+            self.dropout = day + timedelta(days=max(1, math.ceil(dropout)))
+        rec: dict[str, Any] = {"type": "randomization", "date": day, "arm": self.arm}
+        if self.stratum:
+            rec["stratum"] = self.stratum
+        return [rec]
+
+    # -- one action ------------------------------------------------------------------------------
+
+    def inject(self, *kinds: str) -> str | None:
+        """With the non-compliance rate, pick one of ``kinds`` to do wrong (None: do it right)."""
+        allowed = [k for k in kinds if k in self.compliance.kinds]
+        if not allowed or self.compliance.rate <= 0 or self.rng.random() >= self.compliance.rate:
+            return None
+        return self.rng.choice(allowed)
+
+    def perform(self, a: NextAction, day: date) -> None:
+        key = self._key(a)
+        deferred = self.deferred.pop(key, None)
+        if deferred is not None:
+            self.injected.append(InjectedDeviation(deferred.code, day))
+        kind = a.kind
+        if kind == "randomize":
+            self.record(self.randomize(day))
+        elif kind == "systemic_cycle":
+            self.cycle(day)
+        elif kind == "response_scan":
+            self.record([self.imaging(day, "response")])
+        elif kind == "pre_rfa_labs":
+            self.record([self.labs(day, gate=True)])
+        elif kind == "rfa_session":
+            self.session(a, day)
+        elif kind == "post_rfa_scan":
+            if deferred is None and (code := self.inject("post_rfa_scan_out_of_window")):
+                self.defer(key, a.latest, code)
+                return
+            self.post_scan(a, day)
+        elif kind == "follow_up_visit":
+            if deferred is None and (code := self.inject("visit_out_of_window", "visit_missed")):
+                if code == "visit_missed":
+                    assert a.visit_id is not None
+                    self.skipped.add(a.visit_id)
+                    self.missed.append((code, a.latest))
+                else:
+                    self.defer(key, a.latest, code)
+                return
+            self.visit(a, day)
+        elif kind == "confirm_withdrawal":
+            self.record(
+                [
+                    {
+                        "type": "withdrawal",
+                        "date": day,
+                        "reason": "pre-RFA lab gate still failing after the postponement limit",
+                    }
+                ]
+            )
+            self.off_study = day
+
+    def defer(self, key: tuple[str, int | str | None], latest: date, code: str) -> None:
+        self.deferred[key] = _Deferred(latest + timedelta(days=self.rng.randint(1, 5)), code)
+
+    def labs(self, day: date, **kwargs: Any) -> dict[str, Any]:
+        after = self.last_session if self.last_session is not None else None
+        if after is not None and (day - after).days > self.model.rfa.alt_recovery_days:
+            after = None
+        return _panel(self.p, day, after_rfa=after, **kwargs)
+
+    def day_panel(self, day: date, **kwargs: Any) -> tuple[LabPanel, list[dict[str, Any]]]:
+        """The panel of ``day``: the one already drawn, or a new one (returned to be recorded)."""
+        found = self.panel_days.get(day)
+        if found is not None:
+            return found, []
+        rec = self.labs(day, **kwargs)
+        return LabPanel.model_validate(rec), [rec]
+
+    def cycle(self, day: date) -> None:
+        if self.last_session is not None and not self.cycle_since_session:
+            hold = self.protocol.rfa.hold_for(self._agent_names(), before_rfa=False)
+            early = max(self.previous, self.last_session + timedelta(days=3))
+            if (early - self.last_session).days < hold and self.inject("cycle_within_separation"):
+                day = early
+                self.injected.append(InjectedDeviation("cycle_within_separation", day))
+                self.give_cycle(day, [])
+                return
+        if code := self.inject("cycle_despite_failed_labs"):
+            rec = self.labs(day, force="cycle")
+            self.injected.append(InjectedDeviation(code, day))
+            self.give_cycle(day, [rec])
+            return
+        panel, recs = self.day_panel(day)
+        if not panel_passes(panel, self.protocol.systemic.pre_cycle_labs, missing_ok=True):
+            self.failed_cycle_labs = day
+            self.record(recs)
+            return
+        self.give_cycle(day, recs)
+
+    def _agents(self) -> list[dict[str, Any]]:
+        b = self.p.base
+        agents = [a.model_dump() for a in self.model.systemic.regimens[b.regimen]]
+        if b.bevacizumab:
             agents.append({"name": "bevacizumab", "dose": 5, "unit": "mg/kg"})
-        out: list[dict[str, Any]] = [
-            _labs(day, True, rng),  # pre-cycle labs, drawn the same morning
-            {"type": "systemic_cycle", "date": d, "regimen": s.regimen, "agents": agents},
+        elif b.anti_egfr:
+            agents.append({"name": "panitumumab", "dose": 6, "unit": "mg/kg"})
+        return agents
+
+    def _agent_names(self) -> list[str]:
+        return [a["name"] for a in self._agents()]
+
+    def give_cycle(self, day: date, recs: list[dict[str, Any]]) -> None:
+        self.failed_cycle_labs = None
+        self.cycle_since_session = True
+        agents = self._agents()
+        recs = [
+            *recs,
+            {
+                "type": "systemic_cycle",
+                "date": day,
+                "regimen": self.p.base.regimen,
+                "agents": agents,
+            },
         ]
-        if rng.random() < s.model.adverse_event_per_cycle:
-            term, grade = rng.choice(_AE_TERMS)
-            out.append(
+        self.record(recs)
+        self.toxicity(day, {x["name"] for x in agents})
+
+    def toxicity(self, day: date, agents: set[str]) -> None:
+        rng, tox = self.rng, self.model.toxicity
+        for t in tox.terms:
+            if t.only_with is not None and t.only_with not in agents:
+                continue
+            if rng.random() >= t.per_cycle:
+                continue
+            grade = 1 + _weighted(rng, range(4), t.grade_weights)
+            onset = day + timedelta(days=rng.randint(*tox.onset_days))
+            end = onset + timedelta(days=rng.randint(*tox.duration_days))
+            if t.lab is not None:
+                self.p.toxicities.append(_Toxicity(t.lab, grade, onset, end))
+            self.pending.append(
                 {
                     "type": "adverse_event",
-                    "date": d,
-                    "term": term,
+                    "date": onset,
+                    "term": t.term,
                     "grade": grade,
+                    # modelling assumption: grade 3 or more toxicity needs hospital care
                     "serious": grade >= 3,
                     "related_to": ["systemic"],
                 }
             )
-        return out
-    if a.kind == "response_scan":
-        progress = rng.random() < s.model.progression_per_scan
-        new = []
-        for lid in s.sizes:
-            if lid not in s.ablated:
-                factor = rng.uniform(1.25, 1.5) if progress else s.model.shrink_per_scan
-                s.sizes[lid] = round(max(5.0, s.sizes[lid] * factor), 1)
-        if not progress and rng.random() < s.model.new_lesion_per_scan:
-            new.append(s.measurement(s.new_lesion()))
-        s.progressed = s.progressed or progress
-        return [
-            {
-                "type": "imaging",
-                "date": d,
-                "modality": "CT",
-                "purpose": "response",
-                "lesions": [
-                    s.measurement(x)
-                    for x in s.sizes
-                    if x not in s.ablated and not any(n["lesion_id"] == x for n in new)
-                ],
-                "new_lesions": new,
-            }
+
+    # -- imaging --------------------------------------------------------------------------------
+
+    def progress(
+        self, day: date, *, growth_allowed: bool
+    ) -> tuple[list[dict[str, Any]], bool, bool]:
+        """Progression shown on a scan of ``day``: new lesions, extrahepatic, non-target flag."""
+        p, rng, d = self.p, self.rng, self.model.disease
+        first = p.progression_seen is None
+        if first:
+            p.progression_seen = day
+            p.cea *= self.model.labs.cea_per_progression
+        elif rng.random() >= d.further_progression:
+            return [], False, False
+        form = _weighted(rng, d.progression_form_weights, d.progression_form_weights.values())
+        measurable = [x for x in p.measured() if x.organ == "liver" and x.diameter > 0]
+        if form == "growth" and (not growth_allowed or not measurable):
+            form = "new_liver"
+        if form == "extrahepatic":
+            x = p.new_lesion(rng.uniform(*d.new_lesion_diameter_mm), organ="lung")
+            return [x.measurement()], True, False
+        if form == "growth":
+            for x in measurable:
+                x.diameter = round(min(250.0, x.diameter * rng.uniform(*d.growth_factor) + 3.0), 1)
+            return [], False, True
+        k = rng.randint(*d.new_lesions)
+        return (
+            [p.new_lesion(rng.uniform(*d.new_lesion_diameter_mm)).measurement() for _ in range(k)],
+            False,
+            False,
+        )
+
+    def imaging(self, day: date, purpose: str, visit_id: str | None = None) -> dict[str, Any]:
+        p, rng, s = self.p, self.rng, self.model.systemic
+        progressed = p.progression_day is not None and p.progression_day <= day
+        new: list[dict[str, Any]] = []
+        extrahepatic = non_target = False
+        before = {x.lesion_id for x in p.lesions.values()}
+        if progressed:
+            new, extrahepatic, non_target = self.progress(day, growth_allowed=True)
+        else:
+            factor_range = s.later_factor
+            if purpose == "response" and p.scans == 0:
+                response = _weighted(rng, s.response_weights, s.response_weights.values())
+                factor_range = {"CR": (0.0, 0.0), "PR": s.pr_factor, "SD": s.sd_factor}[response]
+            factor = rng.uniform(*factor_range)
+            for x in p.measured():
+                if x.organ == "liver":
+                    x.diameter = round(x.diameter * factor, 1) if factor > 0 else 0.0
+        if purpose == "response":
+            p.scans += 1
+        ltp = [
+            x.lesion_id for x in p.lesions.values() if x.ltp_day is not None and x.ltp_day <= day
         ]
-    if a.kind == "pre_rfa_labs":
-        return [_labs(day, rng.random() >= s.model.gate_failure, rng)]
-    if a.kind == "rfa_session":
-        chosen = list(a.lesions[:6])
-        s.ablated.update(chosen)
-        s.sessions.append(chosen)
-        return [
-            {
-                "type": "rfa_session",
-                "date": d,
-                "lesions": [
-                    {
-                        "lesion_id": x,
-                        "technical_success": True,
-                        "margin_mm": round(rng.uniform(5, 12), 1),
-                    }
-                    for x in chosen
-                ],
-                **({} if len(chosen) >= 2 else {"justification": "fewer lesions remained"}),
-            }
-        ]
-    if a.kind == "post_rfa_scan":
+        for lid in ltp:
+            p.lesions[lid].ltp_day = None
+        new_ids = {m["lesion_id"] for m in new}
+        rec: dict[str, Any] = {
+            "type": "imaging",
+            "date": day,
+            "modality": "CT",
+            "purpose": purpose,
+            "lesions": [
+                x.measurement()
+                for x in p.measured()
+                if x.lesion_id in before and x.lesion_id not in new_ids
+            ],
+            "new_lesions": new,
+            "local_progression": ltp,
+            "non_target_progression": non_target,
+            "extrahepatic_progression": extrahepatic,
+        }
+        if visit_id is not None:
+            rec["visit_id"] = visit_id
+        return rec
+
+    # -- RFA ----------------------------------------------------------------------------------
+
+    def session(self, a: NextAction, day: date) -> None:
+        p, rng, r = self.p, self.rng, self.model.rfa
+        rule = self.protocol.rfa
+        candidates = [lid for lid in a.lesions if lid in p.lesions]
+        # the ultrasound model: visible lesions first, then the smaller, then those far from vessels
+        candidates.sort(
+            key=lambda lid: (
+                not p.lesions[lid].visible,
+                p.lesions[lid].diameter,
+                -p.lesions[lid].vessel,
+            )
+        )
+        count = min(len(candidates), rule.max_lesions_per_session)
+        pre: list[dict[str, Any]] = []
+        kinds = ["rfa_lab_gate_failed", "rfa_lab_gate_stale"]
+        if len(candidates) > rule.max_lesions_per_session:
+            kinds.append("rfa_too_many_lesions")
+        if rule.separation_days >= 4:
+            kinds.append("rfa_within_separation")
+        code = self.inject(*kinds)
+        if code == "rfa_too_many_lesions":
+            count = rule.max_lesions_per_session + 1
+        elif code == "rfa_lab_gate_failed":
+            pre.append(self.labs(day, gate=True, force="gate"))
+        elif code == "rfa_lab_gate_stale":
+            last = max(self.panel_days)
+            stale = max(day, last + timedelta(days=self.protocol.lab_gate.freshness_days + 1))
+            if any(rec["date"] <= stale for rec in self.pending):
+                code = None  # something would be recorded in between: do it right
+            else:
+                day = stale
+        elif code == "rfa_within_separation":
+            session_day = max(day, self.previous + _DAY)
+            if any(rec["date"] <= session_day for rec in self.pending):
+                code = None
+            else:
+                cycle_day = max(self.previous, session_day - timedelta(days=3))
+                agents = self._agents()
+                self.record(
+                    [
+                        {
+                            "type": "systemic_cycle",
+                            "date": cycle_day,
+                            "regimen": p.base.regimen,
+                            "agents": agents,
+                        }
+                    ]
+                )
+                self.toxicity(cycle_day, {x["name"] for x in agents})
+                day = session_day
+        if code is not None:
+            self.injected.append(InjectedDeviation(code, day))
+        self.today = day
+        chosen = candidates[:count]
+        ablated = []
+        for lid in chosen:
+            x = p.lesions[lid]
+            k = r.band(x.diameter)
+            success = r.technical_success[k] * (1.0 if x.visible else r.not_visible_success_factor)
+            technical = rng.random() < success
+            weights = list(r.margin_band_weights)
+            if x.diameter > 30:
+                shift = r.large_lesion_shift * (weights[1] + weights[2])
+                weights = [
+                    weights[0] + shift,
+                    weights[1] * (1 - r.large_lesion_shift),
+                    weights[2] * (1 - r.large_lesion_shift),
+                ]
+            band = _weighted(rng, range(3), weights)
+            margin = round(rng.uniform(*((0.0, 4.9), (5.0, 10.0), (10.1, 15.0))[band]), 1)
+            x.ablated, x.margin, x.ltp_day = True, margin, None
+            x.residual = not technical or rng.random() < r.residual[k]
+            ablated.append({"lesion_id": lid, "technical_success": technical, "margin_mm": margin})
+        complications = []
+        if rng.random() < r.complication_probability:
+            grade = 1 + _weighted(rng, range(6), r.cirse_grade_weights)
+            text, clavien = _COMPLICATIONS[grade - 1]
+            complications.append(
+                {
+                    "description": text,
+                    "cirse_grade": grade,
+                    "clavien_dindo": clavien,
+                    "onset_date": day,
+                }
+            )
+        rec: dict[str, Any] = {
+            "type": "rfa_session",
+            "date": day,
+            "lesions": ablated,
+            "complications": complications,
+        }
+        if len(chosen) < rule.min_lesions_per_session:
+            rec["justification"] = "fewer lesions remained than the usual minimum per session"
+        number = len(p.sessions) + 1
+        p.sessions[number] = (day, chosen)
+        self.record([*pre, rec])
+        self.last_session, self.cycle_since_session = day, False
+        self.pending.append(self.labs(day + timedelta(days=r.post_labs_day)))
+
+    def post_scan(self, a: NextAction, day: date) -> None:
+        p, rng = self.p, self.rng
+        number = a.session or len(p.sessions)
+        _, chosen = p.sessions.get(number, (day, []))
         results = []
-        for lid in s.sessions[(a.session or len(s.sessions)) - 1]:
-            residual = rng.random() < s.model.residual_after_rfa
-            if residual:
-                s.ablated.discard(lid)
-            results.append({"lesion_id": lid, "outcome": "residual" if residual else "complete"})
-        return [{"type": "post_rfa_scan", "date": d, "modality": "CT", "results": results}]
-    if a.kind == "follow_up_visit":
-        components = list(a.what.split(": ", 1)[1].split(", "))
-        return [
-            {"type": "follow_up_visit", "date": d, "visit_id": a.visit_id, "components": components}
-        ]
-    if a.kind == "confirm_withdrawal":
-        return [{"type": "withdrawal", "date": d, "reason": "pre-RFA lab gate failed past limit"}]
-    raise ValueError(f"unknown action kind {a.kind}")
+        for lid in chosen:
+            x = p.lesions[lid]
+            outcome = "residual" if x.residual else "complete"
+            results.append({"lesion_id": lid, "outcome": outcome})
+            if x.residual:
+                x.residual = False
+            else:
+                hazard = self.model.rfa.ltp_monthly_hazard(x.margin or 0.0, x.diameter)
+                months = rng.expovariate(hazard) if hazard > 0 else math.inf
+                if months * DAYS_PER_MONTH < (self.end - day).days:
+                    x.ltp_day = day + timedelta(days=max(1, math.ceil(months * DAYS_PER_MONTH)))
+        rec: dict[str, Any] = {
+            "type": "post_rfa_scan",
+            "date": day,
+            "modality": "CT",
+            "results": results,
+        }
+        if p.progression_day is not None and p.progression_day <= day:
+            new, extrahepatic, _ = self.progress(day, growth_allowed=False)
+            rec["new_lesions"], rec["extrahepatic_progression"] = new, extrahepatic
+        self.record([rec])
+        self.imaging_days.add(day)
+
+    # -- follow-up ----------------------------------------------------------------------------
+
+    def visit(self, a: NextAction, day: date) -> None:
+        assert a.visit_id is not None and self.randomized is not None
+        planned = {v.visit_id: v for v in follow_up_calendar(self.randomized, self.protocol)}
+        components = list(planned[a.visit_id].components)
+        recs: list[dict[str, Any]] = []
+        if "ct_mri" in components and day not in self.imaging_days:
+            recs.append(self.imaging(day, "follow_up", a.visit_id))
+        if ("labs" in components or "tumour_markers" in components) and day not in self.panel_days:
+            recs.append(self.labs(day, markers="tumour_markers" in components))
+        recs.append(
+            {
+                "type": "follow_up_visit",
+                "date": day,
+                "visit_id": a.visit_id,
+                "components": components,
+            }
+        )
+        self.record(recs)
+
+    # -- the result ----------------------------------------------------------------------------
+
+    def result(self) -> SimulatedPatient:
+        events = sorted(
+            range(len(self.events)),
+            key=lambda i: (self.events[i].date, _RANK[self.events[i].type], i),
+        )
+        history = PatientHistory.model_validate(
+            {**self.head, "events": [self.events[i] for i in events]}
+        )
+        stop = self.off_study
+        if stop is None:
+            stop = max(e.date for e in self.events)
+        injected = list(self.injected)
+        injected.extend(InjectedDeviation(code, d) for code, d in self.missed if d < stop)
+        injected.sort(key=lambda x: (x.date, x.code))
+        truth = PatientTruth(
+            arm=self.arm,
+            randomized=self.randomized,
+            death=self.death,
+            progression=self.progression,
+            progression_seen=self.p.progression_seen,
+            dropout=self.dropout,
+            braf_mutant=self.p.base.braf_mutant,
+        )
+        return SimulatedPatient(history, tuple(injected), truth, self.evaluations)
+
+
+def simulate_patient_detail(
+    patient_id: str,
+    site: str,
+    arm: str,
+    rng: random.Random,
+    protocol: Protocol,
+    *,
+    start: date,
+    horizon_days: int,
+    model: PatientModel | None = None,
+    course: CourseTimes | None = None,
+    compliance: Compliance | None = None,
+    baseline: PatientBaseline | None = None,
+    stratum: dict[str, str] | None = None,
+) -> SimulatedPatient:
+    """Simulate one patient followed by the care team: the history, injected deviations, truth.
+
+    Parameters
+    ----------
+    patient_id, site, arm
+        Who, where, and the arm the patient will be randomized to.
+    rng
+        The random source; the same seed gives the same history.
+    protocol
+        The protocol whose next actions the team follows.
+    start, horizon_days
+        The screening date and how long to follow the patient (nothing is recorded after).
+    model
+        The patient model (default: the shipped ``data/patient_model.toml``).
+    course
+        Hazards of death, progression and dropout (default: the "clocc" scenario).
+    compliance
+        How the team follows the protocol (default: fully compliant).
+    baseline
+        The patient at screening (default: drawn from ``model`` with ``rng``).
+    stratum
+        Stratification factors recorded with the randomization.
+    """
+    model = model or default_patient_model()
+    loop = _Loop(
+        patient_id,
+        site,
+        arm,
+        rng,
+        protocol,
+        start,
+        horizon_days,
+        model,
+        course or CourseTimes.from_scenario("clocc"),
+        compliance or Compliance(),
+        baseline or draw_baseline(rng, model),
+        stratum,
+    )
+    loop.run()
+    return loop.result()
 
 
 def simulate_patient(
@@ -230,69 +1131,20 @@ def simulate_patient(
     start: date,
     horizon_days: int,
     model: PatientModel | None = None,
+    course: CourseTimes | None = None,
+    compliance: Compliance | None = None,
 ) -> PatientHistory:
-    """Write the history of one virtual patient followed by a compliant care team.
-
-    Parameters
-    ----------
-    patient_id, site, arm
-        Who, where, and the arm the patient will be randomized to.
-    rng
-        The random source; the same seed gives the same history.
-    protocol
-        The protocol whose next actions the team follows.
-    start, horizon_days
-        The screening date and how long to follow the patient.
-    """
-    model = model or PatientModel()
-    s = _State(rng, model, rng.choice(tuple(_REGIMENS)), rng.random() < 0.3)
-    n_lesions = rng.randint(2, 12)
-    for _ in range(n_lesions):
-        s.new_lesion()
-    head: dict[str, Any] = {
-        "patient_id": patient_id,
-        "site": site,
-        "sex": rng.choice("FM"),
-        "age_at_screening": rng.randint(35, 80),
-    }
-    events: list[dict[str, Any]] = [
-        {
-            "type": "screening",
-            "date": start.isoformat(),
-            "consent_date": start.isoformat(),
-            "eligible": True,
-            "liver_lesion_count": n_lesions,
-            "ras_status": rng.choice(("wild_type", "mutant", "unknown")),
-        },
-        {
-            "type": "imaging",
-            "date": start.isoformat(),
-            "modality": "CT",
-            "purpose": "baseline",
-            "lesions": [s.measurement(x) for x in s.sizes],
-        },
-    ]
-    end = start + timedelta(days=horizon_days)
-    today = start
-    while today <= end:
-        history = PatientHistory.model_validate({**head, "events": events})
-        result = evaluate(history, protocol, today)
-        actions = [a for a in result.next_actions if a.latest >= today]
-        if not actions:
-            break
-        a = min(actions, key=lambda x: (max(x.earliest, today), x.target, x.kind))
-        lo = max(a.earliest, today)
-        hi = min([a.latest] + [b.latest for b in actions if b is not a and b.latest >= lo])
-        day = lo + timedelta(days=rng.randint(0, max(0, min((hi - lo).days, 3))))
-        if day > end:
-            break
-        months = (day - today).days / 30.44
-        if rng.random() < 1 - (1 - model.monthly_death * (2 if s.progressed else 1)) ** months:
-            events.append({"type": "death", "date": day.isoformat(), "cause": "disease"})
-            break
-        if rng.random() < 1 - (1 - model.monthly_dropout) ** months:
-            events.append({"type": "lost_to_follow_up", "date": day.isoformat()})
-            break
-        events.extend(_perform(a, day, s, arm))
-        today = day
-    return PatientHistory.model_validate({**head, "events": events})
+    """The history of one virtual patient followed by the care team (see
+    :func:`simulate_patient_detail` for the parameters)."""
+    return simulate_patient_detail(
+        patient_id,
+        site,
+        arm,
+        rng,
+        protocol,
+        start=start,
+        horizon_days=horizon_days,
+        model=model,
+        course=course,
+        compliance=compliance,
+    ).history
