@@ -312,6 +312,22 @@ def _crst(
     rs, d1, d2, nd1, nd2 = rs[keep], d1[keep], d2[keep], nd1[keep], nd2[keep]
     at_risk = rs > 0
     safe_rs = np.where(at_risk, rs, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _crst_blocks(rs, d1, d2, nd1, nd2, at_risk, safe_rs, ng, rho)
+
+
+def _crst_blocks(
+    rs: FloatArray,
+    d1: FloatArray,
+    d2: FloatArray,
+    nd1: FloatArray,
+    nd2: FloatArray,
+    at_risk: npt.NDArray[np.bool_],
+    safe_rs: FloatArray,
+    ng: int,
+    rho: float,
+) -> tuple[FloatArray, FloatArray]:
+    """The recursions of ``crst`` over failure blocks, as cumulative sums (blocks x groups)."""
     td = d1 + d2
     factor = np.where(at_risk, (rs - td) / safe_rs, 1.0)
     skm = np.cumprod(factor, axis=0)
@@ -336,25 +352,21 @@ def _crst(
     score = score_terms.sum(axis=0)[: ng - 1]
 
     # cause-of-interest failures
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t4 = np.where(skm > 0, 1.0 - (1.0 - f)[:, None] / skm, 1.0)
-        t5 = np.where(
-            nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0
-        )
-        t3 = np.where(
-            at_risk & (nd1[:, None] > 0), t5 * skmm * nd1[:, None] / (tr[:, None] * safe_rs), 0.0
-        )
+    t4 = np.where(skm > 0, 1.0 - (1.0 - f)[:, None] / skm, 1.0)
+    t5 = np.where(nd1[:, None] > 1, 1.0 - (nd1[:, None] - 1.0) / (tr[:, None] * skmm - 1.0), 1.0)
+    t3 = np.where(
+        at_risk & (nd1[:, None] > 0), t5 * skmm * nd1[:, None] / (tr[:, None] * safe_rs), 0.0
+    )
     v3 = (t4 * t4 * t3).sum(axis=0)
     b = a - t4[:, None, :] * c  # blocks x i x k
     v2 = np.einsum("bik,bk->ik", b, t4 * t3)
     v = np.einsum("bik,bjk,bk->ij", b, b, t3)
 
     # competing failures
-    with np.errstate(divide="ignore", invalid="ignore"):
-        use = (skm > 0) & (d2 > 0)
-        t4 = np.where(use, (1.0 - f)[:, None] / np.where(skm > 0, skm, 1.0), 0.0)
-        t5 = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (rs - 1.0), 1.0)
-        t3 = np.where(use, t5 * skmm**2 * d2 / safe_rs**2, 0.0)
+    use = (skm > 0) & (d2 > 0)
+    t4 = np.where(use, (1.0 - f)[:, None] / np.where(skm > 0, skm, 1.0), 0.0)
+    t5 = np.where(d2 > 1, 1.0 - (d2 - 1.0) / (rs - 1.0), 1.0)
+    t3 = np.where(use, t5 * skmm**2 * d2 / safe_rs**2, 0.0)
     v3 += (t4 * t4 * t3).sum(axis=0)
     v2 -= np.einsum("bik,bk->ik", c, t4 * t4 * t3)
     v += np.einsum("bik,bjk,bk->ij", c, c, t4 * t4 * t3)
@@ -495,8 +507,9 @@ def clustered_cumulative_incidence(
         col = np.searchsorted(ftimes, tp, side="right") - 1  # last failure time <= landmark
         valid = tp <= gt.max()
         # full-sample counts at failure times
-        pos = np.searchsorted(ftimes, gt, side="left")  # failure times < own time
-        n_risk = np.bincount(pos, minlength=ftimes.size + 1)[::-1].cumsum()[::-1][: ftimes.size]
+        # a row is at risk at the failure times up to its own time: the first ``pos`` ones
+        pos = np.searchsorted(ftimes, gt, side="right")
+        n_risk = np.bincount(pos, minlength=ftimes.size + 1)[::-1].cumsum()[::-1][1:]
         fpos = np.searchsorted(ftimes, gt[gf])
         d_all = np.bincount(fpos, minlength=ftimes.size).astype(np.float64)
         d_cause = np.bincount(np.searchsorted(ftimes, gt[gc]), minlength=ftimes.size).astype(
@@ -515,7 +528,7 @@ def clustered_cumulative_incidence(
             li = local[gcl[mine]]
             nr = np.zeros((chunk.size, ftimes.size + 1))
             np.add.at(nr, (li, pos[mine]), 1.0)
-            nr = nr[:, ::-1].cumsum(axis=1)[:, ::-1][:, : ftimes.size]
+            nr = nr[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
             da = np.zeros((chunk.size, ftimes.size))
             sel = mine & gf
             np.add.at(da, (local[gcl[sel]], np.searchsorted(ftimes, gt[sel])), 1.0)
