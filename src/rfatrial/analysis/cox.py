@@ -166,13 +166,15 @@ class _Design:
     ev_first: IntArray  # per event: position (among events) of the block's first event
     ev_last: IntArray  # per event: one past the block's last event
     frac: FloatArray  # per event: Efron fraction k / d (0 for Breslow)
+    row_stratum: IntArray  # per row: stratum code
 
 
 def _design(
     time: FloatArray, event: BoolArray, x: FloatArray, strata: IntArray, ties: Ties
 ) -> _Design:
     n = time.size
-    order = np.lexsort((time, strata)).astype(np.int64)
+    by_time = np.argsort(time, kind="stable")
+    order = by_time[np.argsort(strata[by_time], kind="stable")].astype(np.int64)
     t, e, s = time[order], event[order], strata[order]
     xs = x[order] - x.mean(axis=0)
     new_block = np.empty(n, dtype=bool)
@@ -208,6 +210,7 @@ def _design(
         ev_first=ev_first,
         ev_last=ev_last,
         frac=frac.astype(np.float64),
+        row_stratum=s,
     )
 
 
@@ -256,7 +259,7 @@ def _evaluate(d: _Design, beta: FloatArray) -> _Evaluation:
     x = d.x
     eta = x @ beta
     stratum_max = np.maximum.reduceat(eta, d.stratum_first)
-    eta = eta - stratum_max[np.searchsorted(d.stratum_first, np.arange(eta.size), "right") - 1]
+    eta = eta - stratum_max[d.row_stratum]
     r = np.exp(eta)
     rx = r[:, None] * x
     rev0 = _reverse_cumsum(r)
