@@ -23,8 +23,8 @@ Examples
 >>> from rfatrial.kernel.protocol import default_protocol
 >>> h = simulate_patient("S01-001", "S01", "experimental", random.Random(7), default_protocol(),
 ...                      start=date(2026, 1, 5), horizon_days=400)
->>> h.events[1].type
-'imaging'
+>>> h.events[0].type, h.events[-1].date <= date(2027, 2, 9)
+('screening', True)
 """
 
 from __future__ import annotations
