@@ -319,9 +319,7 @@ def _verify_chain(report: AuditReport) -> None:
     for e in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
         report.entries += 1
         if e.seq != expected:
-            first, last = expected, e.seq - 1
-            gone = f"entry {first}" if first == last else f"entries {first} to {last}"
-            report.problems.append(f"audit {gone} removed")
+            report.problems.append(_removed(expected, e.seq - 1))
         elif e.prev_hash != prev_hash:
             report.problems.append(f"audit entry {e.seq} does not follow entry {e.seq - 1}")
         computed = entry_hash(
@@ -345,9 +343,17 @@ def _verify_chain(report: AuditReport) -> None:
     last_seq = expected - 1
     if head is not None and (head.seq != last_seq or head.hash != prev_hash):
         if head.seq > last_seq:
-            report.problems.append(f"audit entries {last_seq + 1} to {head.seq} removed")
+            report.problems.append(_removed(last_seq + 1, head.seq))
         else:
             report.problems.append(f"audit chain head ({head.seq}) does not match entry {last_seq}")
+
+
+def _removed(first: int, last: int) -> str:
+    return (
+        f"audit entry {first} removed"
+        if first == last
+        else f"audit entries {first} to {last} removed"
+    )
 
 
 def _verify_table(model: type[StudyRecord], report: AuditReport) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "evaluate_patient",
     "load_history",
     "record_event",
+    "register_patient",
     "store_evaluation",
 ]
 
@@ -336,6 +337,39 @@ def ensure_site(audit: Audit, code: str, name: str = "") -> m.Site:
     """The site with ``code``, created (and audited) when it is new."""
     site = m.Site.objects.filter(code=code).first()
     return site if site is not None else audit.create(m.Site, code=code, name=name)
+
+
+def register_patient(
+    site: m.Site,
+    study_id: str,
+    *,
+    sex: str,
+    age_at_screening: int,
+    actor: Actor,
+    diagnosis_date: str = "",
+    liver_surgery_date: str = "",
+    reason: str = "patient registered",
+) -> m.Patient:
+    """A new patient of ``site`` with no events yet (checked as the kernel checks a history)."""
+    try:
+        PatientHistory(
+            patient_id=study_id, site=site.code, sex=sex, age_at_screening=age_at_screening
+        )
+    except ValidationError as exc:
+        raise EventError(format_validation_error(exc, source="patient")) from None
+    for value in (diagnosis_date, liver_surgery_date):
+        if value:
+            m.validate_partial_date(value)
+    with audited(actor, reason) as audit:
+        return audit.create(
+            m.Patient,
+            site=site,
+            study_id=study_id,
+            sex=sex,
+            age_at_screening=age_at_screening,
+            diagnosis_date=diagnosis_date,
+            liver_surgery_date=liver_surgery_date,
+        )
 
 
 def load_history(

@@ -1,0 +1,61 @@
+"""The server commands: load a directory (idempotent), verify the audit trail, migrate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from typer.testing import CliRunner
+
+from rfatrial.server.cli import audit_verify, load_directory, server_app
+from rfatrial.server.study import models as m
+
+pytestmark = pytest.mark.django_db
+
+runner = CliRunner()
+
+
+def test_loading_twice_stores_nothing_new(examples_dir: Path) -> None:
+    first = load_directory(examples_dir)
+    assert len(first.created) == 3 and first.ok
+    entries = m.AuditEntry.objects.count()
+    second = load_directory(examples_dir)
+    assert (len(second.created), len(second.unchanged), second.ok) == (0, 3, True)
+    assert m.AuditEntry.objects.count() == entries
+    assert m.Patient.objects.count() == 3
+    assert audit_verify().ok
+
+
+def test_load_command_reports_and_refuses_to_overwrite(examples_dir: Path, tmp_path: Path) -> None:
+    for path in examples_dir.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    done = runner.invoke(server_app, ["load", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert "3 patient(s) stored" in done.output
+    changed = tmp_path / "control_arm.json"
+    data = json.loads(changed.read_text())
+    data["age_at_screening"] += 1
+    changed.write_text(json.dumps(data))
+    (tmp_path / "broken.json").write_text("{")
+    done = runner.invoke(server_app, ["load", str(tmp_path)])
+    assert done.exit_code == 2
+    assert "2 already stored, 1 conflict(s), 1 error(s)" in done.output
+    assert "amendments" in done.output and "not valid JSON" in done.output
+
+
+def test_audit_verify_command_exit_codes(examples_dir: Path) -> None:
+    load_directory(examples_dir)
+    done = runner.invoke(server_app, ["audit", "verify"])
+    assert done.exit_code == 0 and "audit trail intact" in done.output
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE study_patient SET age_at_screening = 99")
+    done = runner.invoke(server_app, ["audit", "verify"])
+    assert done.exit_code == 1
+    assert "age_at_screening is 99 in the database" in done.output
+
+
+def test_migrate_command_is_idempotent() -> None:
+    assert runner.invoke(server_app, ["migrate"]).exit_code == 0
