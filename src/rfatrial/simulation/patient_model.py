@@ -389,6 +389,10 @@ class CourseTimes:
         ValueError
             If an arm's PFS hazard is below its OS hazard (PFS cannot be longer than OS).
         """
+        return _course_times(name)
+
+    @classmethod
+    def _from_scenario(cls, name: str) -> CourseTimes:
         os_ = load_scenario(name, "os")
         pfs = load_scenario(name, "pfs")
         death = {"control": os_.control_hazard, "experimental": os_.experimental_hazard}
@@ -422,3 +426,8 @@ class CourseTimes:
             return value if value < _NEVER_DAYS else math.inf
 
         return days(self.death[arm]), days(self.progression[arm]), days(self.dropout[arm])
+
+
+@cache
+def _course_times(name: str) -> CourseTimes:
+    return CourseTimes._from_scenario(name)
