@@ -27,6 +27,7 @@ from rfatrial.kernel.protocol import (
     default_protocol_path,
     load_protocol,
 )
+from rfatrial.simulation.cli import simulate_app
 
 app = typer.Typer(
     help="rfatrial: run the staged-RFA study (protocol, patients, engine).",
@@ -37,6 +38,7 @@ protocol_app = typer.Typer(help="Show or check the study protocol file.", no_arg
 schema_app = typer.Typer(help="Print the JSON Schema of a data format.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(schema_app, name="schema")
+app.add_typer(simulate_app, name="simulate")
 
 out = Console()
 

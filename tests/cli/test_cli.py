@@ -151,3 +151,23 @@ def test_demo_evaluates_the_examples() -> None:
     done = rfatrial("demo")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Next actions") == 3
+
+
+def test_simulate_commands_are_part_of_the_main_command(tmp_path: Path) -> None:
+    done = rfatrial(
+        "simulate",
+        "cohort",
+        "--patients",
+        "6",
+        "--sites",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert done.returncode == 0, done.stderr
+    histories = sorted((tmp_path / "c").glob("S*.json"))
+    assert len(histories) == 6
+    check = rfatrial("evaluate", str(histories[0]))
+    assert check.returncode == 0 and json.loads(check.stdout)["patient_id"]
