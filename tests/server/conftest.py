@@ -6,20 +6,33 @@ builds the test database by running the migrations.
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("RFATRIAL_DATA_DIR", tempfile.mkdtemp(prefix="rfatrial-test-data-"))
+DATA_DIR = tempfile.mkdtemp(prefix="rfatrial-test-data-")
+atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
+os.environ["RFATRIAL_DATA_DIR"] = DATA_DIR
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rfatrial.server.settings")
 
-from rfatrial.server import setup
+from rfatrial.server import setup  # noqa: E402
 
 setup()
+
+from django.db import connections  # noqa: E402
+
+# The test database is a file in WAL mode, as in production (an in-memory database would hide
+# locking), so that tests can write from several threads.
+if connections["default"].vendor == "sqlite":
+    connections["default"].settings_dict.setdefault("TEST", {})["NAME"] = str(
+        Path(DATA_DIR) / "test.sqlite3"
+    )
 
 from rfatrial.cli import example_paths  # noqa: E402
 from rfatrial.kernel.history import PatientHistory, parse_history  # noqa: E402
