@@ -16,24 +16,36 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rfatrial.simulation.cohort import simulate_cohort
-from rfatrial.simulation.power import (
-    SurvivalScenario,
-    analytic_power,
-    event_probability,
-    expected_events,
-    load_scenario,
-    scenario_names,
-    simulate_power,
-)
-from rfatrial.simulation.sample_size import sample_size, simulated_sample_size
+if TYPE_CHECKING:
+    from rfatrial.simulation.power import SurvivalScenario
+
+
+# numpy and scipy load only when a command runs, so `rfatrial --help` and the kernel's commands
+# start quickly.
+def _power() -> Any:
+    from rfatrial.simulation import power
+
+    return power
+
+
+def _sizes() -> Any:
+    from rfatrial.simulation import sample_size
+
+    return sample_size
+
+
+def _cohorts() -> Any:
+    from rfatrial.simulation import cohort
+
+    return cohort
+
 
 __all__ = ["simulate_app"]
 
@@ -103,9 +115,11 @@ def _scenario(
     dropout_months: float | None,
     hazard_ratio: float | None,
 ) -> SurvivalScenario:
-    if name not in scenario_names():
-        raise _fail(f"--scenario: unknown scenario '{name}' (known: {', '.join(scenario_names())})")
-    s = load_scenario(name, endpoint)
+    if name not in _power().scenario_names():
+        raise _fail(
+            f"--scenario: unknown scenario '{name}' (known: {', '.join(_power().scenario_names())})"
+        )
+    s = _power().load_scenario(name, endpoint)
     changes: dict[str, Any] = {}
     if accrual is not None:
         changes["accrual_time"] = accrual
@@ -116,7 +130,8 @@ def _scenario(
     if hazard_ratio is not None:
         changes["hazard_ratio"] = hazard_ratio
     try:
-        return replace(s, **changes)
+        scenario: SurvivalScenario = replace(s, **changes)
+        return scenario
     except ValueError as exc:
         raise _fail(str(exc)) from None
 
@@ -158,10 +173,9 @@ def cohort(
     ] = None,
 ) -> None:
     """Write a synthetic cohort: one JSON history per patient and manifest.json."""
-    if scenario not in scenario_names():
-        raise _fail(
-            f"--scenario: unknown scenario '{scenario}' (known: {', '.join(scenario_names())})"
-        )
+    known = _power().scenario_names()
+    if scenario not in known:
+        raise _fail(f"--scenario: unknown scenario '{scenario}' (known: {', '.join(known)})")
     if out_dir.exists() and not out_dir.is_dir():
         raise _fail(f"--out: {out_dir} exists and is not a directory")
     columns = (
@@ -173,7 +187,7 @@ def cohort(
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task("patients", total=patients)
         try:
-            summary = simulate_cohort(
+            summary = _cohorts().simulate_cohort(
                 patients,
                 sites,
                 seed,
@@ -243,7 +257,7 @@ def _events_for(s: SurvivalScenario, n: int, events: int | None, follow_up: floa
         return events
     if follow_up is None:
         raise _fail("--events or --follow-up: give one of them with --n")
-    omega = event_probability(s, s.accrual_time + follow_up).overall
+    omega: float = _power().event_probability(s, s.accrual_time + follow_up).overall
     return max(1, min(n, math.ceil(n * omega - 1e-9)))
 
 
@@ -261,7 +275,7 @@ def _power_row(
         raise _fail("--n: the number of patients is needed for the power (or give --target-power)")
     d = _events_for(s, n, events, follow_up)
     try:
-        a = analytic_power(s, n, d, alpha=alpha, sided=sided)
+        a = _power().analytic_power(s, n, d, alpha=alpha, sided=sided)
     except ValueError as exc:
         raise _fail(f"--n/--events: {exc}") from None
     row: dict[str, Any] = {
@@ -280,7 +294,7 @@ def _power_row(
         "expected_follow_up_months": a.follow_up_time,
     }
     if trials > 0:
-        sim = simulate_power(s, n, d, alpha=alpha, sided=sided, n_trials=trials, seed=seed)
+        sim = _power().simulate_power(s, n, d, alpha=alpha, sided=sided, n_trials=trials, seed=seed)
         row |= {
             "simulated_power": sim.power,
             "monte_carlo_se": sim.power_se,
@@ -304,7 +318,7 @@ def _sample_size_row(
     if (n is None) == (follow_up is None):
         raise _fail("--follow-up or --n: give exactly one of them with --target-power")
     try:
-        plan = sample_size(
+        plan = _sizes().sample_size(
             s, alpha=alpha, power=target, sided=sided, follow_up_time=follow_up, n_subjects=n
         )
     except ValueError as exc:
@@ -322,7 +336,7 @@ def _sample_size_row(
     }
     if trials > 0 and follow_up is not None:
         try:
-            found = simulated_sample_size(
+            found = _sizes().simulated_sample_size(
                 s,
                 follow_up_time=follow_up,
                 alpha=alpha,
@@ -371,11 +385,11 @@ def trial(
             raise _fail("--events or --follow-up: give one of them")
         d = _events_for(s, n, events, follow_up)
         try:
-            a = analytic_power(s, n, d, alpha=alpha, sided=sided)
+            a = _power().analytic_power(s, n, d, alpha=alpha, sided=sided)
         except ValueError as exc:
             raise _fail(f"--n/--events: {exc}") from None
-        one = simulate_power(s, n, d, alpha=alpha, sided=sided, n_trials=1, seed=seed)
-        per_arm = event_probability(s, a.analysis_time)
+        one = _power().simulate_power(s, n, d, alpha=alpha, sided=sided, n_trials=1, seed=seed)
+        per_arm = _power().event_probability(s, a.analysis_time)
         reached = one.fraction_events_not_reached == 0
         rows.append(
             {
@@ -389,7 +403,7 @@ def trial(
                 * s.allocation_ratio
                 / (1 + s.allocation_ratio)
                 * per_arm.experimental,
-                "expected_events_at_end_of_accrual": expected_events(s, n, s.accrual_time),
+                "expected_events_at_end_of_accrual": _power().expected_events(s, n, s.accrual_time),
                 "analytic_power": a.power,
                 "simulated_duration_months": one.mean_analysis_time if reached else None,
                 "simulated_events_control": one.mean_events_control if reached else None,
