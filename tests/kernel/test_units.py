@@ -17,6 +17,7 @@ from rfatrial.kernel.units import (
     ClinicalValueError,
     UnitError,
     canonical_unit,
+    check_value,
     convert,
     exact_decimal,
     normalize_unit,
@@ -272,3 +273,27 @@ def test_conversion_is_monotone(value: float, other: float) -> None:
     assert convert("platelets", low, "10^9/L", "/mm3") <= convert(
         "platelets", high, "10^9/L", "/mm3"
     )
+
+
+@given(
+    analyte=st.sampled_from(sorted(ANALYTES)),
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-10, 10**6),
+        st.floats(-1, 6000),
+    ),
+    unit_index=st.integers(0, 8),
+)
+def test_check_value_raises_exactly_when_to_canonical_raises(
+    analyte: str, value: float, unit_index: int
+) -> None:
+    units = [*ANALYTES[analyte].units, "furlongs"]
+    unit = units[unit_index % len(units)]
+    try:
+        to_canonical(analyte, value, unit)
+    except ClinicalValueError as expected:
+        with pytest.raises(type(expected)) as got:
+            check_value(analyte, value, unit)
+        assert str(got.value) == str(expected)
+    else:
+        check_value(analyte, value, unit)

@@ -23,7 +23,7 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from rfatrial.kernel.protocol import format_validation_error
-from rfatrial.kernel.units import ClinicalValueError, to_canonical
+from rfatrial.kernel.units import ClinicalValueError, check_value
 
 __all__ = [
     "AblatedLesion",
@@ -179,7 +179,7 @@ class LabResult(_Model):
     def _known_and_possible(self) -> Self:
         # An unknown analyte or unit, or an impossible value, is an error, never a guess.
         try:
-            to_canonical(self.analyte, self.value, self.unit)
+            check_value(self.analyte, self.value, self.unit)
         except ClinicalValueError as exc:
             raise ValueError(str(exc)) from None
         if self.lln is not None and self.uln is not None and self.lln >= self.uln:

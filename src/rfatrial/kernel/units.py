@@ -48,6 +48,7 @@ __all__ = [
     "ClinicalValueError",
     "UnitError",
     "canonical_unit",
+    "check_value",
     "convert",
     "exact_decimal",
     "normalize_analyte",
@@ -416,6 +417,40 @@ def to_canonical_exact(analyte: str, value: float, unit: str) -> Fraction:
             f"{float(low):g}-{float(high):g} {canon}"
         )
     return exact
+
+
+@lru_cache(maxsize=1024)
+def _float_bounds(analyte: str, unit: str) -> tuple[float, float, float]:
+    _, _, factor, low, high = _lookup(analyte, unit)
+    return float(factor), float(low), float(high)
+
+
+def check_value(analyte: str, value: float, unit: str) -> None:
+    """Raise exactly as :func:`to_canonical` would; cheap when the value is clear of the bounds.
+
+    For validating records: a value well inside the plausible range needs no exact arithmetic.
+
+    Examples
+    --------
+    >>> check_value("platelets", 180, "10^9/L")
+    >>> try:
+    ...     check_value("platelets", 180, "furlongs")
+    ... except UnitError as exc:
+    ...     print(str(exc)[:45])
+    platelets: unit 'furlongs' is not an accepted
+    """
+    if (
+        type(analyte) is str
+        and type(unit) is str
+        and type(value) in (int, float)
+        and math.isfinite(value)
+    ):
+        factor, low, high = _float_bounds(analyte, unit)
+        x = value * factor
+        margin = 1e-9 * max(1.0, abs(low), abs(high))
+        if low + margin < x < high - margin:
+            return
+    to_canonical_exact(analyte, value, unit)
 
 
 def to_canonical(analyte: str, value: float, unit: str) -> float:
