@@ -17,14 +17,21 @@ START = date(2026, 1, 1)
 days = st.integers(0, 900).map(lambda d: (START + timedelta(days=d)).isoformat())
 ids = st.sampled_from([f"L{k}" for k in range(1, 9)])
 sizes = st.one_of(st.none(), st.floats(0, 80, allow_nan=False).map(lambda x: round(x, 1)))
-lesion = st.fixed_dictionaries(
-    {"lesion_id": ids, "diameter_mm": sizes},
-    optional={
-        "organ": st.sampled_from(["liver", "lung", "lymph_node"]),
-        "is_node": st.booleans(),
-        "too_small_to_measure": st.booleans(),
-    },
-)
+new_ids = st.sampled_from([f"N{k}" for k in range(1, 4)])
+
+
+def lesion_with(id_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {"lesion_id": id_strategy, "diameter_mm": sizes},
+        optional={
+            "organ": st.sampled_from(["liver", "lung", "lymph_node"]),
+            "is_node": st.booleans(),
+            "too_small_to_measure": st.booleans(),
+        },
+    )
+
+
+lesion = lesion_with(ids)
 analytes = st.sampled_from(
     [
         ("platelets", "10^9/L", 0, 600),
@@ -89,7 +96,9 @@ events = st.one_of(
             "modality": st.sampled_from(["CT", "MRI", "US"]),
             "purpose": st.sampled_from(["baseline", "response", "follow_up"]),
             "lesions": st.lists(lesion, max_size=6, unique_by=lambda x: x["lesion_id"]),
-            "new_lesions": st.lists(lesion, max_size=2, unique_by=lambda x: x["lesion_id"]),
+            "new_lesions": st.lists(
+                lesion_with(new_ids), max_size=2, unique_by=lambda x: x["lesion_id"]
+            ),
             "local_progression": st.lists(ids, max_size=2),
             "extrahepatic_progression": st.booleans(),
             "non_target_progression": st.booleans(),

@@ -165,6 +165,13 @@ class ImagingAssessment(_Model):
     extrahepatic_progression: bool = False
     visit_id: str | None = None
 
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        ids = [m.lesion_id for m in self.lesions] + [m.lesion_id for m in self.new_lesions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a lesion is listed twice in one imaging assessment")
+        return self
+
 
 class LabResult(_Model):
     """One lab value with its unit and, where the site reports them, its normal limits."""

@@ -44,7 +44,12 @@ from rfatrial.kernel.history import (
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import Timepoint, TimepointResponse, accept_lesion_type, assess_series
+from rfatrial.kernel.recist import (
+    RecistSeries,
+    Timepoint,
+    TimepointResponse,
+    accept_lesion_type,
+)
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
@@ -77,19 +82,20 @@ def _evaluate_events(
     keys = [(e.date, RANK[e.type], i) for i, e in enumerate(events)]
     keys.sort()
     order = [k[2] for k in keys]
-    responses, recist_issue = _recist_responses(events, order)
-    if recist_issue:
-        w.issues.append(recist_issue)
+    recist = _RecistSeries()
     for i in order:
         event = events[i]
         if event.date > today:
             w.issues.append(f"events[{i}] ({event.type}) is dated after {today.isoformat()}")
             continue
-        _step(w, event, i, responses.get(i))
+        _step(w, recist, event, i)
     return _conclude(patient_id, w)
 
 
-def _step(w: Walk, event: Event, i: int, response: TimepointResponse | None) -> None:
+def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
+    response = recist.add(event)
+    if recist.issue and recist.issue not in w.issues:
+        w.issues.append(recist.issue)
     if w.off_study is not None and event.type != "death":
         w.issues.append(
             f"events[{i}] ({event.type}) is dated after the patient left the study"
@@ -150,11 +156,7 @@ class PathwayState:
         self._step(event, index)
 
     def _step(self, event: Event, index: int) -> None:
-        w = self._walk
-        response = self._recist.add(event)
-        if self._recist.issue and self._recist.issue not in w.issues:
-            w.issues.append(self._recist.issue)
-        _step(w, event, index, response)
+        _step(self._walk, self._recist, event, index)
 
     def evaluate(self, today: date) -> Evaluation:
         """What the engine says on ``today`` about the events added so far."""
@@ -179,8 +181,7 @@ class _RecistSeries:
     """RECIST 1.1 over the scans seen so far, one timepoint at a time."""
 
     def __init__(self) -> None:
-        self.baseline: tuple[LesionMeasurement, ...] | None = None
-        self.followups: list[Timepoint] = []
+        self.series: RecistSeries | None = None
         self.treated: set[str] = set()
         self.issue: str | None = None
 
@@ -190,16 +191,18 @@ class _RecistSeries:
             return None
         if e.type != "imaging" or e.modality not in RECIST_MODALITIES:
             return None
-        if e.purpose == "baseline" or self.baseline is None:
-            self.baseline, self.followups, self.treated = _observations(e.lesions), [], set()
-            return None
-        self.followups.append(_timepoint(e, self.treated))
         try:
-            series = assess_series(self.baseline, self.followups)
+            if e.purpose == "baseline" or (self.series is None and self.issue is None):
+                self.treated = set()
+                self.series, self.issue = None, None
+                self.series = RecistSeries(_observations(e.lesions))
+                return None
+            if self.series is None:
+                return None
+            return self.series.add(_timepoint(e, self.treated))
         except ClinicalValueError as exc:
-            self.issue = f"RECIST response cannot be assessed: {exc}"
+            self.series, self.issue = None, f"RECIST response cannot be assessed: {exc}"
             return None
-        return series[-1]
 
 
 def _timepoint(e: ImagingAssessment, treated: set[str]) -> Timepoint:
@@ -217,31 +220,6 @@ accept_lesion_type(LesionMeasurement)
 
 def _observations(items: list[LesionMeasurement]) -> tuple[LesionMeasurement, ...]:
     return tuple(items)
-
-
-def _recist_responses(
-    events: list[Event], order: list[int]
-) -> tuple[dict[int, TimepointResponse], str | None]:
-    """RECIST response of every CT/MRI after the baseline, keyed by event index."""
-    baseline: ImagingAssessment | None = None
-    followups: list[tuple[int, Timepoint]] = []
-    treated: set[str] = set()
-    for i in order:
-        e = events[i]
-        if e.type == "rfa_session":
-            treated.update(x.lesion_id for x in e.lesions)
-        elif e.type == "imaging" and e.modality in RECIST_MODALITIES:
-            if e.purpose == "baseline" or baseline is None:
-                baseline, followups, treated = e, [], set()
-                continue
-            followups.append((i, _timepoint(e, treated)))
-    if baseline is None or not followups:
-        return {}, None
-    try:
-        series = assess_series(_observations(baseline.lesions), [t for _, t in followups])
-    except ClinicalValueError as exc:  # e.g. a baseline scan without any lesion
-        return {}, f"RECIST response cannot be assessed: {exc}"
-    return {i: r for (i, _), r in zip(followups, series, strict=True)}, None
 
 
 def _apply(w: Walk, e: Event, i: int, response: TimepointResponse | None) -> None:

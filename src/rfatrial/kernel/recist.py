@@ -89,6 +89,7 @@ __all__ = [
     "NonTargetResponse",
     "OverallResponse",
     "RecistCriteria",
+    "RecistSeries",
     "TargetResponse",
     "TargetSelection",
     "Timepoint",
@@ -699,47 +700,69 @@ def assess_series(
     >>> r.targets, r.target_response, r.baseline_sum_mm
     (('L2',), 'SD', 20.0)
     """
-    by_id = _unique(baseline, "baseline")
-    limits = _limits(criteria)
-    selection, base_sizes = _select(by_id, criteria, limits)
-    if not selection.targets and not selection.non_targets:
-        raise ClinicalValueError(
-            "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
-        )
-    is_node = {lesion_id: obs.is_node for lesion_id, obs in by_id.items()}
-    history: list[dict[str, _Exact | None]] = []
-    treated: set[str] = set()
-    responses: list[TimepointResponse] = []
+    series = RecistSeries(baseline, criteria)
+    responses = []
     for number, timepoint in enumerate(followups, start=1):
         if not isinstance(timepoint, Timepoint):
             raise ClinicalValueError(f"followups[{number - 1}]: {timepoint!r} is not a Timepoint")
+        responses.append(series.add(timepoint))
+    return tuple(responses)
+
+
+class RecistSeries:
+    """RECIST 1.1 one timepoint at a time: the same answers as :func:`assess_series`.
+
+    For a record that grows scan by scan (the pathway engine, a care team): each new timepoint
+    costs one step, not a re-assessment of the whole series.
+
+    Examples
+    --------
+    >>> series = RecistSeries([LesionObservation("L1", "liver", 30.0)])
+    >>> series.add(Timepoint((LesionObservation("L1", "liver", 20.0),))).target_response
+    'PR'
+    """
+
+    def __init__(self, baseline: Sequence[Lesion], criteria: RecistCriteria = _DEFAULT) -> None:
+        self._by_id = _unique(baseline, "baseline")
+        self._limits = _limits(criteria)
+        self._selection, self._base_sizes = _select(self._by_id, criteria, self._limits)
+        if not self._selection.targets and not self._selection.non_targets:
+            raise ClinicalValueError(
+                "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
+            )
+        self._is_node = {lesion_id: obs.is_node for lesion_id, obs in self._by_id.items()}
+        self._history: list[dict[str, _Exact | None]] = []
+        self._treated: set[str] = set()
+
+    def add(self, timepoint: Timepoint) -> TimepointResponse:
+        """Assess the next timepoint (chronological order)."""
+        by_id, limits, selection = self._by_id, self._limits, self._selection
+        number = len(self._history) + 1
         observations = _unique(timepoint.observations, f"timepoint {number}")
-        treated |= timepoint.treated & by_id.keys()
+        self._treated |= timepoint.treated & by_id.keys()
+        treated = self._treated
         active = [t for t in selection.targets if t not in treated]
         now: dict[str, _Exact | None] = {
             t: (_size(observations[t], limits) if t in observations else None)
             for t in selection.targets
         }
         response, total, base_sum, nadir = _target_response(
-            active, base_sizes, history, now, is_node, limits
+            active, self._base_sizes, self._history, now, self._is_node, limits
         )
-        history.append(now)
+        self._history.append(now)
         remaining = [n for n in selection.non_targets if n not in treated]
         non_target = _non_target_response(remaining, observations, timepoint, limits)
-        responses.append(
-            TimepointResponse(
-                target_response=response,
-                non_target_response=non_target,
-                new_lesion=timepoint.new_lesion,
-                overall=_overall(response, non_target, timepoint),
-                sum_mm=_as_float(total),
-                baseline_sum_mm=_as_float(base_sum),
-                nadir_sum_mm=_as_float(nadir),
-                change_from_baseline=_fraction_change(total, base_sum),
-                change_from_nadir=_fraction_change(total, nadir),
-                targets=tuple(active),
-                treated=tuple(sorted(treated)),
-                untracked=tuple(sorted(observations.keys() - by_id.keys())),
-            )
+        return TimepointResponse(
+            target_response=response,
+            non_target_response=non_target,
+            new_lesion=timepoint.new_lesion,
+            overall=_overall(response, non_target, timepoint),
+            sum_mm=_as_float(total),
+            baseline_sum_mm=_as_float(base_sum),
+            nadir_sum_mm=_as_float(nadir),
+            change_from_baseline=_fraction_change(total, base_sum),
+            change_from_nadir=_fraction_change(total, nadir),
+            targets=tuple(active),
+            treated=tuple(sorted(treated)),
+            untracked=tuple(sorted(observations.keys() - by_id.keys())),
         )
-    return tuple(responses)
