@@ -83,6 +83,7 @@ class Randomization(_Model):
     method: Literal["permuted_blocks", "minimization"]
     block_sizes: list[PositiveInt]
     randomize_within_days: PositiveInt
+    minimization_probability: Annotated[float, Field(gt=0.5, le=1.0)]
     strata: list[Stratum]
 
     @model_validator(mode="after")
