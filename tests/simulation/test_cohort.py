@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from rfatrial.kernel.history import parse_history
 from rfatrial.kernel.protocol import default_protocol
-from rfatrial.simulation.cohort import StratifiedBlocks, simulate_cohort
+from rfatrial.simulation.cohort import simulate_cohort
 
 
 def files(d: Path) -> dict[str, bytes]:
@@ -40,19 +38,6 @@ def test_manifest_and_histories(tmp_path: Path) -> None:
         assert h.patient_id == entry["patient_id"] and h.site == entry["site"]
         r = next(e for e in h.events if e.type == "randomization")
         assert r.arm == entry["arm"] and r.stratum == entry["stratum"]
-
-
-def test_blocks_balance_each_stratum() -> None:
-    blocks = StratifiedBlocks(default_protocol(), random.Random(2))
-    rng = random.Random(3)
-    counts: Counter[tuple[tuple[str, ...], str]] = Counter()
-    strata = [("S01", "<=5", "mutant"), ("S01", ">5", "wild_type"), ("S02", "<=5", "unknown")]
-    for _ in range(500):
-        stratum = rng.choice(strata)
-        counts[(stratum, blocks.assign(stratum))] += 1
-    for stratum in strata:
-        gap = abs(counts[(stratum, "control")] - counts[(stratum, "experimental")])
-        assert gap <= max(default_protocol().randomization.block_sizes) // 2
 
 
 def test_bad_arguments() -> None:

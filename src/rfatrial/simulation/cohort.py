@@ -30,9 +30,9 @@ from typing import Any
 
 from rfatrial import __version__
 from rfatrial.kernel.protocol import Protocol, default_protocol
+from rfatrial.kernel.randomization import Stratum, block_arm, minimization_arm, stratum_of
 from rfatrial.simulation.care_team import (
     Compliance,
-    PatientBaseline,
     SimulatedPatient,
     draw_baseline,
     simulate_patient_detail,
@@ -45,63 +45,9 @@ from rfatrial.simulation.patient_model import (
 )
 from rfatrial.simulation.power import load_scenario
 
-__all__ = ["CohortSummary", "StratifiedBlocks", "simulate_cohort"]
+__all__ = ["CohortSummary", "simulate_cohort"]
 
 MANIFEST = "manifest.json"
-
-
-class StratifiedBlocks:
-    """Permuted-block randomization within strata, as set in the protocol's ``randomization``.
-
-    Each stratum has its own sequence of blocks; a block's size is drawn from
-    ``block_sizes`` and holds the arms in the protocol's ratio, in random order.
-
-    Examples
-    --------
-    >>> blocks = StratifiedBlocks(default_protocol(), random.Random(1))
-    >>> arms = [blocks.assign(("S01", "<=5", "mutant")) for _ in range(6)]
-    >>> arms.count("control") == arms.count("experimental") or len(arms) % 2 == 1
-    True
-    """
-
-    def __init__(self, protocol: Protocol, rng: random.Random) -> None:
-        r = protocol.randomization
-        if r.method != "permuted_blocks":
-            raise ValueError(
-                f"randomization.method '{r.method}' is not simulated (only permuted_blocks)"
-            )
-        self._arms = list(r.arms)
-        self._ratio = list(r.ratio)
-        self._sizes = list(r.block_sizes)
-        self._rng = rng
-        self._queues: dict[tuple[str, ...], list[str]] = {}
-
-    def assign(self, stratum: tuple[str, ...]) -> str:
-        queue = self._queues.setdefault(stratum, [])
-        if not queue:
-            size = self._rng.choice(self._sizes)
-            per = size // sum(self._ratio)
-            block = [
-                arm for arm, k in zip(self._arms, self._ratio, strict=True) for _ in range(k * per)
-            ]
-            self._rng.shuffle(block)
-            queue.extend(block)
-        return queue.pop(0)
-
-
-def _stratum(protocol: Protocol, site: str, b: PatientBaseline) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for s in protocol.randomization.strata:
-        if s.name == "site":
-            out[s.name] = site
-        elif s.name == "liver_lesions":
-            cut = s.cut_point if s.cut_point is not None else 5
-            out[s.name] = f"<={cut}" if b.liver_lesion_count <= cut else f">{cut}"
-        elif s.name == "ras_status":
-            out[s.name] = b.ras_status
-        else:
-            raise ValueError(f"randomization.strata: stratum '{s.name}' is not simulated")
-    return out
 
 
 @dataclass(frozen=True)
@@ -181,7 +127,8 @@ def simulate_cohort(
     screened = sorted(plan_rng.uniform(0.0, accrual_days) for _ in range(patients))
     site_names = [f"S{k + 1:02d}" for k in range(sites)]
     site_of = [plan_rng.choice(site_names) for _ in range(patients)]
-    blocks = StratifiedBlocks(protocol, random.Random(f"rfatrial-cohort:{seed}:blocks"))
+    filled: Counter[Stratum] = Counter()
+    allocated: list[tuple[Stratum, str]] = []
     numbers: Counter[str] = Counter()
     entries: list[dict[str, Any]] = []
     files: list[Path] = []
@@ -193,8 +140,19 @@ def simulate_cohort(
         numbers[site] += 1
         patient_id = f"{site}-{numbers[site]:03d}"
         baseline = draw_baseline(rng, model)
-        stratum = _stratum(protocol, site, baseline)
-        arm = blocks.assign(tuple(stratum.values()))
+        key = stratum_of(
+            protocol,
+            site=site,
+            liver_lesion_count=baseline.liver_lesion_count,
+            ras_status=baseline.ras_status,
+        )
+        if protocol.randomization.method == "minimization":
+            arm = minimization_arm(protocol, seed=seed, sequence=k, stratum=key, previous=allocated)
+        else:
+            arm = block_arm(protocol, seed=seed, stratum=key, slot=filled[key])
+            filled[key] += 1
+        allocated.append((key, arm))
+        stratum = dict(key)
         sim: SimulatedPatient = simulate_patient_detail(
             patient_id,
             site,
