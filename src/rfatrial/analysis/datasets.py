@@ -57,7 +57,7 @@ Examples
 >>> ds = derive_datasets([h])
 >>> os_row = ds.endpoint_rows("OS")[0]
 >>> os_row.event, round(os_row.time_months, 3), os_row.reason
-(1, 6.012, 'death')
+(1, 5.979, 'death')
 """
 
 from __future__ import annotations
