@@ -121,6 +121,17 @@ class Audit:
         self._log("create", obj, {k: [None, v] for k, v in snapshot(obj).items()}, self.reason)
         return obj
 
+    def create_many(self, model: type[M], rows: list[dict[str, Any]], /) -> list[M]:
+        """Insert several records of one table at once (one statement) and log each."""
+        if not rows:
+            return []
+        objs = model._default_manager.bulk_create([model(**values) for values in rows])
+        for obj in objs:
+            if obj.pk is None:  # a database that cannot return the ids of a bulk insert
+                raise RuntimeError(f"{model._meta.db_table}: bulk insert returned no ids")
+            self._log("create", obj, {k: [None, v] for k, v in snapshot(obj).items()}, self.reason)
+        return objs
+
     def update(
         self,
         obj: StudyRecord,

@@ -222,11 +222,14 @@ def write_event(
         head["justification"] = justification
     row = audit.create(spec.model, patient=patient, seq=seq, **head)
     for child in spec.children:
-        for position, item in enumerate(lists[child.attr]):
-            values = _child_values(child, item, lesions)
-            audit.create(
-                child.model, **{child.parent: row}, position=position, **child.fixed, **values
-            )
+        audit.create_many(
+            child.model,
+            [
+                {child.parent: row, "position": position, **child.fixed}
+                | _child_values(child, item, lesions)
+                for position, item in enumerate(lists[child.attr])
+            ],
+        )
     return row
 
 

@@ -49,9 +49,12 @@ __all__ = [
     "delete_event",
     "ensure_site",
     "evaluate_patient",
+    "grant_role",
     "load_history",
     "record_event",
     "register_patient",
+    "revoke_role",
+    "roles_of",
     "store_evaluation",
 ]
 
@@ -337,6 +340,31 @@ def ensure_site(audit: Audit, code: str, name: str = "") -> m.Site:
     """The site with ``code``, created (and audited) when it is new."""
     site = m.Site.objects.filter(code=code).first()
     return site if site is not None else audit.create(m.Site, code=code, name=name)
+
+
+def grant_role(
+    user: Any, site: m.Site, role: str, *, actor: Actor, reason: str = "role granted"
+) -> m.SiteRole:
+    """Give ``user`` a role at ``site`` (idempotent); a person may hold roles at several sites."""
+    if role not in m.Role.values:
+        raise ValueError(f"unknown role '{role}' (one of {', '.join(m.Role.values)})")
+    with audited(actor, reason) as audit:
+        existing = m.SiteRole.objects.filter(user=user, site=site, role=role).first()
+        return existing or audit.create(m.SiteRole, user=user, site=site, role=role)
+
+
+def revoke_role(grant: m.SiteRole, *, actor: Actor, reason: str) -> None:
+    """Take a role away (audited, with a reason)."""
+    with audited(actor) as audit:
+        audit.delete(grant, reason=reason)
+
+
+def roles_of(user: Any) -> dict[str, set[str]]:
+    """The user's roles by site code."""
+    out: dict[str, set[str]] = {}
+    for code, role in m.SiteRole.objects.filter(user=user).values_list("site__code", "role"):
+        out.setdefault(code, set()).add(role)
+    return out
 
 
 def register_patient(
