@@ -65,7 +65,8 @@ def main() -> None:
     t_gen = time.perf_counter() - t0
     records = [len(h.events) for h in histories]
     protocol = default_protocol()
-    today = date(2028, 6, 30)
+    # each patient is evaluated on the day of his last record, as the study does after a write
+    days = [max(e.date for e in h.events) for h in histories]
 
     t0 = time.perf_counter()
     touched = 0
@@ -76,7 +77,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     deviations = 0
-    for h in histories:
+    for h, today in zip(histories, days, strict=True):
         deviations += len(evaluate(h, protocol, today).deviations)
     t_eval = time.perf_counter() - t0
 
