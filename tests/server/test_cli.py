@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,34 @@ def test_audit_verify_command_exit_codes(examples_dir: Path) -> None:
 
 def test_migrate_command_is_idempotent() -> None:
     assert runner.invoke(server_app, ["migrate"]).exit_code == 0
+
+
+def _server(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env["RFATRIAL_DATA_DIR"] = str(data_dir)
+    code = "from rfatrial.server.cli import server_app; server_app()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=data_dir.parent,
+        timeout=300,
+    )
+
+
+def test_commands_as_a_user_runs_them(examples_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = _server(data, "load", str(examples_dir))
+    assert first.returncode == 0, first.stderr
+    assert "3 patient(s) stored" in first.stdout
+    again = _server(data, "load", str(examples_dir))
+    assert "0 patient(s) stored, 3 already stored" in again.stdout
+    assert _server(data, "audit", "verify").returncode == 0
+    with sqlite3.connect(data / "rfatrial.sqlite3") as db:
+        db.execute("DELETE FROM study_auditentry WHERE seq = 7")
+    tampered = _server(data, "audit", "verify")
+    assert tampered.returncode == 1
+    assert "audit entry 7 removed" in tampered.stdout
