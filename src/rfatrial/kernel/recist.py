@@ -310,8 +310,9 @@ class Timepoint:
         _check_bool("new_lesion", self.new_lesion)
         _check_bool("non_target_unequivocal_progression", self.non_target_unequivocal_progression)
         _check_bool("tumor_markers_above_normal", self.tumor_markers_above_normal)
-        for lesion_id in self.treated:
-            _check_text("treated lesion id", lesion_id)
+        if not all(type(t) is str and t.strip() for t in self.treated):
+            for lesion_id in self.treated:  # the slow path names the bad id
+                _check_text("treated lesion id", lesion_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,25 +734,34 @@ class RecistSeries:
         self._is_node = {lesion_id: obs.is_node for lesion_id, obs in self._by_id.items()}
         self._history: list[dict[str, _Exact | None]] = []
         self._treated: set[str] = set()
+        self._active: list[str] = []
+        self._remaining: list[str] = []
+        self._treated_ids: tuple[str, ...] = ()
 
     def add(self, timepoint: Timepoint) -> TimepointResponse:
         """Assess the next timepoint (chronological order)."""
         by_id, limits, selection = self._by_id, self._limits, self._selection
         number = len(self._history) + 1
         observations = _unique(timepoint.observations, f"timepoint {number}")
-        self._treated |= timepoint.treated & by_id.keys()
-        treated = self._treated
-        active = [t for t in selection.targets if t not in treated]
+        newly = timepoint.treated - self._treated
+        if newly & by_id.keys() or number == 1:
+            # what treatment leaves to assess changes only when a baseline lesion is treated
+            self._treated |= newly & by_id.keys()
+            treated = self._treated
+            self._active = [t for t in selection.targets if t not in treated]
+            self._remaining = [n for n in selection.non_targets if n not in treated]
+            self._treated_ids = tuple(sorted(treated))
         now: dict[str, _Exact | None] = {
             t: (_size(observations[t], limits) if t in observations else None)
             for t in selection.targets
         }
+        active = self._active
         response, total, base_sum, nadir = _target_response(
             active, self._base_sizes, self._history, now, self._is_node, limits
         )
         self._history.append(now)
-        remaining = [n for n in selection.non_targets if n not in treated]
-        non_target = _non_target_response(remaining, observations, timepoint, limits)
+        non_target = _non_target_response(self._remaining, observations, timepoint, limits)
+        extra = observations.keys() - by_id.keys()
         return TimepointResponse(
             target_response=response,
             non_target_response=non_target,
@@ -763,6 +773,6 @@ class RecistSeries:
             change_from_baseline=_fraction_change(total, base_sum),
             change_from_nadir=_fraction_change(total, nadir),
             targets=tuple(active),
-            treated=tuple(sorted(treated)),
-            untracked=tuple(sorted(observations.keys() - by_id.keys())),
+            treated=self._treated_ids,
+            untracked=tuple(sorted(extra)) if extra else (),
         )
