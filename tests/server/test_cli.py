@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,12 @@ def test_commands_as_a_user_runs_them(examples_dir: Path, tmp_path: Path) -> Non
     tampered = _server(data, "audit", "verify")
     assert tampered.returncode == 1
     assert "audit entry 7 removed" in tampered.stdout
+
+
+def test_evaluate_command_moves_the_verdict_to_the_new_day(examples_dir: Path) -> None:
+    load_directory(examples_dir)
+    done = runner.invoke(server_app, ["evaluate", "--today", "2027-10-01"])
+    assert done.exit_code == 0 and "3 patient(s) evaluated" in done.output
+    assert set(m.PatientState.objects.values_list("evaluated_on", flat=True)) == {date(2027, 10, 1)}
+    assert {s.evaluation["today"] for s in m.PatientState.objects.all()} == {"2027-10-01"}
+    assert runner.invoke(server_app, ["evaluate", "--today", "tomorrow"]).exit_code == 2

@@ -1,13 +1,15 @@
 """The study database's commands, a Typer sub-app of the main command line.
 
 ``load DIR`` stores the histories of a directory (idempotent), ``audit verify`` checks the audit
-trail against the data, ``migrate`` creates or updates the database. Django is set up only when a
+trail against the data, ``evaluate`` refreshes every patient's next actions (daily), ``migrate``
+creates or updates the database. Django is set up only when a
 command runs, so the main command line stays fast. Exit codes: 0 success, 1 a check found
 problems (a conflict, a tampered audit trail), 2 bad input.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from rfatrial.server.study.audit import AuditReport
     from rfatrial.server.study.loading import LoadReport
 
-__all__ = ["audit_verify", "load_directory", "migrate", "server_app"]
+__all__ = ["audit_verify", "evaluate_all", "load_directory", "migrate", "server_app"]
 
 server_app = typer.Typer(
     help="The study database: load histories, verify the audit trail, migrate.",
@@ -51,6 +53,29 @@ def audit_verify() -> AuditReport:
     from rfatrial.server.study.audit import verify_audit_trail
 
     return verify_audit_trail()
+
+
+def evaluate_all(today: date | None = None) -> int:
+    """Re-evaluate every stored patient as of ``today``; the number of patients."""
+    setup()
+    from rfatrial.server.study import services
+
+    return services.evaluate_all(today=today)
+
+
+@server_app.command("evaluate")
+def evaluate_command(
+    today: Annotated[
+        str | None, typer.Option(help="Evaluate as of this date (YYYY-MM-DD; default today).")
+    ] = None,
+) -> None:
+    """Re-evaluate every patient (run daily: what is due and overdue moves with the calendar)."""
+    try:
+        day = date.fromisoformat(today) if today else None
+    except ValueError:
+        typer.echo(f"error: --today: '{today}' is not a date (YYYY-MM-DD)", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{evaluate_all(day)} patient(s) evaluated")
 
 
 @server_app.command("migrate")

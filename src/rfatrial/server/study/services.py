@@ -48,6 +48,7 @@ __all__ = [
     "amend_event",
     "delete_event",
     "ensure_site",
+    "evaluate_all",
     "evaluate_patient",
     "grant_role",
     "load_history",
@@ -214,6 +215,18 @@ def evaluate_patient(
         return _evaluate_and_store(
             patient, stored, history, today or date.today(), protocol or default_protocol()
         )
+
+
+def evaluate_all(*, today: date | None = None, protocol: Protocol | None = None) -> int:
+    """Re-evaluate every patient as of ``today`` (next actions become due or overdue by the
+    calendar alone); returns the number of patients. One transaction per patient."""
+    today = today or date.today()
+    protocol = protocol or default_protocol()
+    count = 0
+    for patient in m.Patient.objects.order_by("pk").iterator():
+        evaluate_patient(patient, today=today, protocol=protocol)
+        count += 1
+    return count
 
 
 def record_event(
