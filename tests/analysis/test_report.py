@@ -1,0 +1,136 @@
+"""The study report on a simulated cohort: sections, numbers recomputed independently, the PDF."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rfatrial import __version__
+from rfatrial.analysis import logrank_test
+from rfatrial.analysis.cli import report
+from rfatrial.analysis.datasets import DAYS_PER_MONTH
+from rfatrial.analysis.report import REPORT_STEPS, ReportResult, build_report
+from rfatrial.kernel.protocol import default_protocol
+from rfatrial.simulation.cohort import simulate_cohort
+
+SECTIONS = (
+    "Study report",
+    "CONSORT flow",
+    "Baseline characteristics by arm",
+    "Efficacy: time-to-event endpoints",
+    "Hazard ratios by stratum",
+    "Ablated tumours: technique efficacy and local tumour progression",
+    "Feasibility of staged RFA",
+    "Systemic therapy",
+    "Safety",
+    "Liver and renal function before and after each session",
+    "Swimmer plot",
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportResult, list[str]]:
+    root = tmp_path_factory.mktemp("report")
+    simulate_cohort(60, 3, 17, root / "cohort")
+    steps: list[str] = []
+    result = build_report(root / "cohort", root / "out", progress=steps.append)
+    return root, result, steps
+
+
+def test_sections_and_first_page(built: tuple[Path, ReportResult, list[str]]) -> None:
+    root, result, steps = built
+    assert steps == list(REPORT_STEPS)
+    text = result.html.read_text("utf-8")
+    for title in SECTIONS:
+        assert f">{html.escape(title)}</h" in text, title
+    files = sorted(p for p in (root / "cohort").glob("*.json") if p.name != "manifest.json")
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    assert result.data_hash == digest and digest in text
+    assert f"rfatrial {__version__}" in text
+    assert f"<td>Protocol version</td><td>{default_protocol().version}</td>" in text
+    # self-contained: nothing is fetched
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", text)
+    assert "<link" not in text and "<script" not in text
+    assert text.count("data:image/png;base64,") >= 9
+
+
+def test_numbers_recomputed_from_the_histories(built: tuple[Path, ReportResult, list[str]]) -> None:
+    root, result, _ = built
+    text = result.html.read_text("utf-8")
+    manifest = json.loads((root / "cohort" / "manifest.json").read_text("utf-8"))
+    arms = manifest["counts"]["by_arm"]
+    assert result.randomized == arms
+    row = f"<tr><td>Randomized</td><td>{arms['control']}</td><td>{arms['experimental']}</td></tr>"
+    assert row in text
+    # OS straight from the files: death, or censored at the latest record
+    time, event, arm, stratum = [], [], [], []
+    for entry in manifest["patients"]:
+        events = json.loads((root / "cohort" / entry["file"]).read_text("utf-8"))["events"]
+        rand = next(e for e in events if e["type"] == "randomization")
+        death = [e for e in events if e["type"] == "death"]
+        end = death[0]["date"] if death else max(e["date"] for e in events)
+        days = (date.fromisoformat(end) - date.fromisoformat(rand["date"])).days
+        time.append(days / DAYS_PER_MONTH)
+        event.append(1 if death else 0)
+        arm.append(rand["arm"])
+        stratum.append("/".join(rand["stratum"].values()))
+    lr = logrank_test(np.array(time), np.array(event), np.array(arm), np.array(stratum))
+    assert f"Stratified log-rank: chi-square = {lr.statistic:.4f}" in text
+    assert result.logrank_os == pytest.approx(lr.statistic, rel=1e-12)
+    deaths = {a: sum(e for e, x in zip(event, arm, strict=True) if x == a) for a in arms}
+    assert f"<td>Died</td><td>{deaths['control']}</td><td>{deaths['experimental']}</td>" in text
+
+
+def test_pdf_pages(built: tuple[Path, ReportResult, list[str]]) -> None:
+    root, result, _ = built
+    data = result.pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", data))
+    assert pages == result.pdf_pages >= 12
+    if shutil.which("pdftoppm"):  # optional: render the first page
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "40",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                str(result.pdf),
+                str(root / "p"),
+            ],
+            check=True,
+        )
+        assert list(root.glob("p*.png"))
+
+
+def test_command_line(tmp_path: Path) -> None:
+    simulate_cohort(12, 2, 3, tmp_path / "cohort")
+    app = typer.Typer()
+    app.command()(report)
+    app.command("noop")(lambda: None)
+    out = CliRunner().invoke(
+        app, ["report", str(tmp_path / "cohort"), "--out", str(tmp_path / "out")]
+    )
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "out" / "report.html").exists()
+    assert (tmp_path / "out" / "report.pdf").exists()
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a directory" in bad.output
+    bad = CliRunner().invoke(
+        app, ["report", str(tmp_path / "cohort"), "--out", str(tmp_path), "--cutoff", "x"]
+    )
+    assert bad.exit_code == 2
