@@ -27,6 +27,7 @@ from rfatrial.kernel.protocol import (
     default_protocol_path,
     load_protocol,
 )
+from rfatrial.server.cli import audit_app, load_command, migrate_command
 from rfatrial.simulation.cli import simulate_app
 
 app = typer.Typer(
@@ -39,6 +40,10 @@ schema_app = typer.Typer(help="Print the JSON Schema of a data format.", no_args
 app.add_typer(protocol_app, name="protocol")
 app.add_typer(schema_app, name="schema")
 app.add_typer(simulate_app, name="simulate")
+# The study database: `rfatrial migrate`, `rfatrial load DIR`, `rfatrial audit verify`.
+app.command("migrate")(migrate_command)
+app.command("load")(load_command)
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 

@@ -171,3 +171,16 @@ def test_simulate_commands_are_part_of_the_main_command(tmp_path: Path) -> None:
     assert len(histories) == 6
     check = rfatrial("evaluate", str(histories[0]))
     assert check.returncode == 0 and json.loads(check.stdout)["patient_id"]
+
+
+def test_load_and_audit_verify_from_the_main_command(tmp_path: Path) -> None:
+    env_cmd = [sys.executable, "-m", "rfatrial"]
+    env = {**__import__("os").environ, "RFATRIAL_DATA_DIR": str(tmp_path / "data")}
+    folder = str(EXAMPLES["control_arm"].parent)
+    first = subprocess.run([*env_cmd, "load", folder], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "3 patient(s) stored" in first.stdout
+    again = subprocess.run([*env_cmd, "load", folder], capture_output=True, text=True, env=env)
+    assert "0 patient(s) stored, 3 already stored" in again.stdout
+    verify = subprocess.run([*env_cmd, "audit", "verify"], capture_output=True, text=True, env=env)
+    assert verify.returncode == 0 and "intact" in verify.stdout
