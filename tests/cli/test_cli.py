@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -175,7 +176,7 @@ def test_simulate_commands_are_part_of_the_main_command(tmp_path: Path) -> None:
 
 def test_load_and_audit_verify_from_the_main_command(tmp_path: Path) -> None:
     env_cmd = [sys.executable, "-m", "rfatrial"]
-    env = {**__import__("os").environ, "RFATRIAL_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "RFATRIAL_DATA_DIR": str(tmp_path / "data")}
     folder = str(EXAMPLES["control_arm"].parent)
     first = subprocess.run([*env_cmd, "load", folder], capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
