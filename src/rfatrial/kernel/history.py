@@ -22,7 +22,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from rfatrial.kernel.protocol import format_validation_error
+from rfatrial.kernel._data_file import format_validation_error
 from rfatrial.kernel.units import ClinicalValueError, check_value
 
 __all__ = [

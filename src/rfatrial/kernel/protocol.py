@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from datetime import date
 from functools import cache
@@ -30,9 +29,10 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
-    ValidationError,
     model_validator,
 )
+
+from rfatrial.kernel._data_file import format_validation_error, load_model, parse_model
 
 __all__ = [
     "AgentHold",
@@ -144,7 +144,6 @@ GateCriterion = Annotated[
     | Annotated[ScoreCriterion, Tag("score_criterion")],
     Discriminator(_criterion_kind),
 ]
-_TAGS = {"threshold_criterion", "score_criterion"}
 
 
 class DayWindow(_Model):
@@ -312,32 +311,9 @@ class Protocol(_Model):
         return self.study.version
 
 
-_FRIENDLY = {
-    "extra_forbidden": "unknown key (not part of this format; check the spelling)",
-    "missing": "required key is missing",
-}
-
-
-def format_validation_error(error: ValidationError, *, source: str = "") -> str:
-    """One line per problem: the dotted key path, then the rule it breaks."""
-    lines = []
-    for item in error.errors():
-        parts = [
-            str(p) for p in item["loc"] if p not in _TAGS and not str(p).startswith("function-")
-        ]
-        path = ".".join(parts) or "(top level)"
-        message = _FRIENDLY.get(item["type"]) or item["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {message}")
-    head = f"{source}: " if source else ""
-    return head + f"{len(lines)} problem(s)\n" + "\n".join("  " + line for line in lines)
-
-
 def parse_protocol(data: dict[str, Any], *, source: str = "protocol") -> Protocol:
     """Validate an already-parsed protocol mapping."""
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as exc:
-        raise ProtocolError(format_validation_error(exc, source=source)) from None
+    return parse_model(Protocol, data, error=ProtocolError, source=source)
 
 
 def load_protocol(path: str | Path) -> Protocol:
@@ -348,16 +324,7 @@ def load_protocol(path: str | Path) -> Protocol:
     ProtocolError
         If the file is missing, is not TOML, or breaks a rule; the message names the key.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProtocolError(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{path}: not valid TOML: {exc}") from None
-    return parse_protocol(data, source=str(path))
+    return load_model(Protocol, path, error=ProtocolError)
 
 
 def default_protocol_path() -> Path:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -33,9 +32,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rfatrial.kernel.protocol import format_validation_error
+from rfatrial.kernel._data_file import load_model, parse_model
 from rfatrial.simulation.power import load_scenario
 
 __all__ = [
@@ -325,10 +324,7 @@ class PatientModel(_Model):
 
 def parse_patient_model(data: dict[str, Any], *, source: str = "patient model") -> PatientModel:
     """Validate an already-parsed patient-model mapping."""
-    try:
-        return PatientModel.model_validate(data)
-    except ValidationError as exc:
-        raise PatientModelError(format_validation_error(exc, source=source)) from None
+    return parse_model(PatientModel, data, error=PatientModelError, source=source)
 
 
 def load_patient_model(path: str | Path) -> PatientModel:
@@ -339,16 +335,7 @@ def load_patient_model(path: str | Path) -> PatientModel:
     PatientModelError
         If the file is missing, is not TOML, or breaks a rule; the message names the key.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PatientModelError(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PatientModelError(f"{path}: not valid TOML: {exc}") from None
-    return parse_patient_model(data, source=str(path))
+    return load_model(PatientModel, path, error=PatientModelError)
 
 
 def default_patient_model_path() -> Path:
