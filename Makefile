@@ -13,9 +13,11 @@ $(UV):
 env: $(UV)
 	$(UV) sync --frozen --quiet
 
-# Debian packages the tests need (R with survival, cmprsk, rpact: the references of the statistics).
+# Debian packages the tests need (R with survival, cmprsk, rpact: the references of the statistics;
+# Chromium for the browser tests of the web application).
 sysdeps:
 	bash .ci/install-r.sh
+	bash .ci/install-browser.sh
 
 demo: env
 	$(UV) run --frozen rfatrial demo
