@@ -10,6 +10,7 @@ from rfatrial.kernel.evaluation import (
     ResponseRecord,
 )
 from rfatrial.kernel.history import (
+    EVENT_ORDER,
     ImagingAssessment,
     LabPanel,
     LesionMeasurement,
@@ -33,21 +34,7 @@ __all__ = [
 
 
 DAY = timedelta(days=1)
-# Same-day order: what is known before what is done (labs and scans before a session or a cycle).
-RANK = {
-    "screening": 0,
-    "randomization": 1,
-    "lab_panel": 2,
-    "imaging": 3,
-    "post_rfa_scan": 4,
-    "rfa_session": 5,
-    "systemic_cycle": 6,
-    "follow_up_visit": 7,
-    "adverse_event": 8,
-    "withdrawal": 9,
-    "lost_to_follow_up": 10,
-    "death": 11,
-}
+RANK = EVENT_ORDER
 CANDIDATE = frozenset({"active", "residual", "local_progression"})
 RECIST_MODALITIES = frozenset({"CT", "MRI"})
 

@@ -26,6 +26,7 @@ from rfatrial.kernel._data_file import format_validation_error
 from rfatrial.kernel.units import ClinicalValueError, check_value
 
 __all__ = [
+    "EVENT_ORDER",
     "AblatedLesion",
     "AdverseEvent",
     "Agent",
@@ -282,6 +283,23 @@ Event = Annotated[
     | LostToFollowUp,
     Field(discriminator="type"),
 ]
+
+# Same-day order: what is known before what is done (labs and scans before a session or a cycle).
+# The engine reads a day's events in this order; whoever stores or replays events uses it too.
+EVENT_ORDER: dict[str, int] = {
+    "screening": 0,
+    "randomization": 1,
+    "lab_panel": 2,
+    "imaging": 3,
+    "post_rfa_scan": 4,
+    "rfa_session": 5,
+    "systemic_cycle": 6,
+    "follow_up_visit": 7,
+    "adverse_event": 8,
+    "withdrawal": 9,
+    "lost_to_follow_up": 10,
+    "death": 11,
+}
 
 _ONCE = ("screening", "randomization", "death", "withdrawal", "lost_to_follow_up")
 

@@ -40,7 +40,7 @@ from pydantic import TypeAdapter
 
 from rfatrial.kernel.evaluation import NextAction
 from rfatrial.kernel.follow_up import follow_up_calendar
-from rfatrial.kernel.history import Event, LabPanel, PatientHistory
+from rfatrial.kernel.history import EVENT_ORDER, Event, LabPanel, PatientHistory
 from rfatrial.kernel.lab_gate import panel_passes
 from rfatrial.kernel.pathway import PathwayState
 from rfatrial.kernel.protocol import Protocol
@@ -79,20 +79,7 @@ DEVIATION_KINDS = (
 
 # The engine's same-day order (labs and scans before what is done that day): events of one day
 # are fed to the engine in this order so that it can walk them one at a time.
-_RANK = {
-    "screening": 0,
-    "randomization": 1,
-    "lab_panel": 2,
-    "imaging": 3,
-    "post_rfa_scan": 4,
-    "rfa_session": 5,
-    "systemic_cycle": 6,
-    "follow_up_visit": 7,
-    "adverse_event": 8,
-    "withdrawal": 9,
-    "lost_to_follow_up": 10,
-    "death": 11,
-}
+_RANK = EVENT_ORDER
 # Several actions on one day: what is learnt (labs, scans) is done before what is decided (a
 # session, a cycle), and nothing that the engine would read as known before a session or a cycle
 # of the same day is recorded after it (the engine orders a day's events by _RANK).
