@@ -10,29 +10,63 @@ is printed for both, with the ratio ours / R (goal: at most 1.0) and whether the
 * stratified log-rank: ``survdiff(... ~ arm + strata(stratum))`` vs ``logrank_test``
 * stratified Cox, Efron: ``coxph(... ~ arm + strata(stratum))`` vs ``cox_ph``
 
+Second part (``--part cohort``): the study's own pipeline on simulated patients. A cohort of
+``--base`` patients (500) is simulated once with the closed-loop care team; larger cohorts are made
+by replicating it, each copy with new patient ids and every date shifted by a few days (the closed
+loop is not run 100,000 times; the copies' follow-up times repeat the base cohort's, so the data
+hold more ties than a real cohort would). For each size (``--sizes``, default 500 to 100,000) it
+times the derivation of the analysis datasets (engine included) and all statistics (KM by arm,
+stratified log-rank, stratified Cox and cox.zph, RMST for the four endpoints; cumulative incidence,
+Gray's test and the patient-clustered jackknife of LTP; feasibility, exposure, AE, complication
+and paired lab summaries), prints how the time grows with the number of patients, and times the
+full report (HTML and PDF) for the base cohort (goal: under 30 s).
+
 Usage::
 
     uv run --frozen python benchmarks/analysis.py [--rows 100000] [--repeats 5]
+    uv run --frozen python benchmarks/analysis.py --part cohort [--base 500] [--sizes 500,100000]
 
-Needs R with survival (``.ci/install-r.sh``).
+The R part needs R with survival (``.ci/install-r.sh``).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rfatrial.analysis import cox_ph, kaplan_meier_by_group, logrank_test
+from rfatrial.analysis import (
+    clustered_cumulative_incidence,
+    cox_ph,
+    cox_zph,
+    cumulative_incidence,
+    gray_test,
+    kaplan_meier_by_group,
+    logrank_test,
+    rmst_difference,
+)
+from rfatrial.analysis.datasets import ENDPOINTS, AnalysisDatasets, derive_datasets
+from rfatrial.analysis.report import build_report, load_cohort
+from rfatrial.analysis.summaries import (
+    adverse_event_table,
+    complication_table,
+    feasibility,
+    lab_comparisons,
+    systemic_summary,
+)
+from rfatrial.kernel.history import Event, PatientHistory
+from rfatrial.simulation.cohort import simulate_cohort
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(survival))
@@ -78,11 +112,134 @@ def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def _shift_event(e: Event, delta: timedelta) -> Event:
+    update: dict[str, Any] = {"date": e.date + delta}
+    if e.type == "screening":
+        update["consent_date"] = e.consent_date + delta
+    elif e.type == "adverse_event" and e.end_date is not None:
+        update["end_date"] = e.end_date + delta
+    elif e.type == "rfa_session" and any(c.onset_date for c in e.complications):
+        update["complications"] = [
+            c.model_copy(update={"onset_date": c.onset_date + delta}) if c.onset_date else c
+            for c in e.complications
+        ]
+    return e.model_copy(update=update)
+
+
+def replicate(base: list[PatientHistory], n: int, seed: int = 7) -> Iterator[PatientHistory]:
+    """``n`` histories, one at a time: ``base`` first, then copies of it with new ids and every
+    date shifted by 0-364 days (generated lazily, so 100,000 histories never sit in memory)."""
+    rng = np.random.default_rng(seed)
+    yield from base[:n]
+    done, copy = min(n, len(base)), 0
+    while done < n:
+        copy += 1
+        for h in base:
+            if done == n:
+                break
+            delta = timedelta(days=int(rng.integers(0, 365)))
+            done += 1
+            yield h.model_copy(
+                update={
+                    "patient_id": f"R{copy:04d}-{h.patient_id}",
+                    "events": [_shift_event(e, delta) for e in h.events],
+                }
+            )
+
+
+def all_statistics(ds: AnalysisDatasets) -> dict[str, float]:
+    """Every statistic of the report (no figures); returns a few numbers to check."""
+    out: dict[str, float] = {}
+    for endpoint in ENDPOINTS:
+        d = ds.survival(endpoint)
+        x = (d.arm == "experimental").astype(float)
+        kaplan_meier_by_group(d.time, d.event, d.arm)
+        out[f"{endpoint} log-rank"] = logrank_test(d.time, d.event, d.arm, d.stratum).statistic
+        fit = cox_ph(d.time, d.event, x, strata=d.stratum)
+        cox_zph(d.time, d.event, x, strata=d.stratum, fit=fit)
+        out[f"{endpoint} HR"] = float(fit.hazard_ratio[0])
+        tau = min(36.0, *(float(d.time[d.arm == a].max()) for a in ("control", "experimental")))
+        rmst_difference(d.time, d.event, d.arm, tau, reference="control")
+    les = ds.lesions
+    t = np.array([r.time_months for r in les])
+    st = np.array([r.status for r in les])
+    margin = np.array(["<5" if (r.margin_mm or 0) < 5 else ">=5" for r in les])
+    cumulative_incidence(t, st, margin)
+    out["LTP Gray"] = gray_test(t, st, margin)[1].statistic
+    ci = clustered_cumulative_incidence(t, st, [r.patient_id for r in les], [12.0, 24.0])
+    out["LTP 24 months"] = float(ci.estimate[0, 1])
+    feasibility(ds)
+    systemic_summary(ds)
+    adverse_event_table(ds)
+    complication_table(ds)
+    lab_comparisons(ds)
+    return out
+
+
+def cohort_benchmark(base_n: int, sizes: list[int], seed: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        simulate_cohort(base_n, 8, seed, Path(tmp) / "cohort")
+        t_sim = time.perf_counter() - start
+        cohort = load_cohort(Path(tmp) / "cohort")
+        base = cohort.histories
+        start = time.perf_counter()
+        result = build_report(Path(tmp) / "cohort", Path(tmp) / "report")
+        t_report = time.perf_counter() - start
+    print(f"base cohort: {base_n:,} patients simulated in {t_sim:.1f} s (closed loop, seed {seed})")
+    print(
+        f"full report, {base_n:,} patients: {t_report:.1f} s (HTML + PDF, "
+        f"{result.pdf_pages} pages; goal < 30 s: {'met' if t_report < 30 else 'NOT met'})"
+    )
+    print(
+        f"{'patients':>9}{'lesions':>9}{'derive (s)':>12}{'statistics (s)':>16}"
+        f"{'total (s)':>11}{'us/patient':>12}  OS log-rank, OS HR"
+    )
+    rows: list[tuple[int, float]] = []
+    for n in sizes:
+        start = time.perf_counter()
+        for _ in replicate(base, n):
+            pass
+        t_copy = time.perf_counter() - start  # making the copies is not part of the derivation
+        start = time.perf_counter()
+        ds = derive_datasets(replicate(base, n))
+        t_derive = time.perf_counter() - start - t_copy
+        start = time.perf_counter()
+        numbers = all_statistics(ds)
+        t_stats = time.perf_counter() - start
+        total = t_derive + t_stats
+        rows.append((n, total))
+        print(
+            f"{n:>9,}{len(ds.lesions):>9,}{t_derive:>12.2f}{t_stats:>16.2f}{total:>11.2f}"
+            f"{1e6 * total / n:>12.0f}  {numbers['OS log-rank']:.3f}, {numbers['OS HR']:.3f}"
+        )
+    if len(rows) > 1:
+        (n0, t0), (n1, t1) = rows[0], rows[-1]
+        slope = math.log(t1 / t0) / math.log(n1 / n0)
+        print(f"growth: time ~ n^{slope:.2f} from {n0:,} to {n1:,} patients")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--part", choices=("r", "cohort", "all"), default="all")
+    parser.add_argument("--base", type=int, default=500)
+    parser.add_argument("--sizes", default="500,2000,10000,100000")
+    parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    code = 0
+    if args.part in ("r", "all"):
+        code = versus_r(args)
+    if args.part in ("cohort", "all"):
+        print()
+        sizes = [int(x) for x in args.sizes.split(",")]
+        code = max(code, cohort_benchmark(args.base, sizes, args.seed))
+    return code
+
+
+def versus_r(args: argparse.Namespace) -> int:
     rscript = shutil.which("Rscript")
     if rscript is None:
         print("Rscript not found: run .ci/install-r.sh", file=sys.stderr)
