@@ -1,0 +1,23 @@
+"""Routes of the web application (mounted at the site's root)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from rfatrial.server.web import entry, views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("sites/", views.sites_view, name="sites"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("worklist.csv", views.worklist_csv, name="worklist_csv"),
+    path("worklist.ics", views.worklist_ics, name="worklist_ics"),
+    path("patients/", views.patients, name="patients"),
+    path("patients/<int:pk>/", views.patient_page, name="patient"),
+    path("patients/<int:pk>/gate/", views.gate_page, name="gate"),
+    path("patients/<int:pk>/record/<slug:kind>/", entry.record_view, name="record"),
+]

@@ -1,0 +1,452 @@
+"""Sign-in, site selector, worklist (with its CSV and iCalendar exports), patients, lab gate."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from rfatrial.kernel.lab_gate import check_panel
+from rfatrial.kernel.protocol import default_protocol
+from rfatrial.server.study import models as m
+from rfatrial.server.study.convert import read_events
+from rfatrial.server.web import throttle
+from rfatrial.server.web.access import (
+    SESSION_SITE,
+    can_write,
+    client_ip,
+    current_site,
+    patient_or_404,
+    post_only,
+    selected_sites,
+    signed_in,
+    user_sites,
+)
+from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
+from rfatrial.server.web.summaries import event_summary
+
+ACTION_KINDS = [
+    "randomize",
+    "systemic_cycle",
+    "response_scan",
+    "pre_rfa_labs",
+    "rfa_session",
+    "post_rfa_scan",
+    "follow_up_visit",
+    "confirm_withdrawal",
+]
+
+
+def today() -> date:
+    return date.today()
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Sign in; 5 failures per 15 minutes for one user name from one address lock it for a while."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    error = ""
+    username = ""
+    status = 200
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()
+        password = request.POST.get("password", "")
+        ip = client_ip(request)
+        wait = throttle.locked_for(username, ip)
+        if wait:
+            error = (
+                f"Too many failed sign-ins for this user name from this computer. Try again in"
+                f" {max(1, round(wait / 60))} minute(s), or ask the study administrator."
+            )
+            status = 429
+        else:
+            user = authenticate(request, username=username, password=password)
+            if user is None:
+                failures = throttle.record_failure(username, ip)
+                left = throttle.MAX_FAILURES - failures
+                error = "The user name or the password is wrong."
+                if left <= 0:
+                    error += (
+                        " Sign-in is now locked for this user name from this computer for"
+                        f" {throttle.WINDOW_SECONDS // 60} minutes."
+                    )
+                    status = 429
+                elif left <= 2:
+                    error += f" {left} attempt(s) left before sign-in is locked for a while."
+            else:
+                throttle.clear(username, ip)
+                login(request, user)
+                sites = user_sites(user)
+                if len(sites) == 1:
+                    request.session[SESSION_SITE] = sites[0]
+                if len(sites) > 1 and not next_url:
+                    return redirect("web:sites")
+                return HttpResponseRedirect(next_url or reverse("web:home"))
+    return render(
+        request,
+        "web/login.html",
+        {"error": error, "username": username, "next": next_url},
+        status=status,
+    )
+
+
+@post_only
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("web:login")
+
+
+@signed_in
+def sites_view(request: HttpRequest) -> HttpResponse:
+    """The site selector: one of the user's sites, or all of them."""
+    sites = list(
+        m.Site.objects.filter(code__in=user_sites(request.user))
+        .order_by("code")
+        .values("code", "name")
+    )
+    if request.method == "POST":
+        code = request.POST.get("site", "")
+        if code and code not in {s["code"] for s in sites}:
+            messages.error(request, "You hold no role at that site.")
+        else:
+            request.session[SESSION_SITE] = code or None
+            return redirect("web:worklist")
+    roles: dict[str, list[str]] = {}
+    for code, role in m.SiteRole.objects.filter(user=request.user).values_list(
+        "site__code", "role"
+    ):
+        roles.setdefault(code, []).append(role.replace("_", " "))
+    for s in sites:
+        s["roles"] = ", ".join(sorted(roles.get(s["code"], [])))
+    return render(request, "web/sites.html", {"sites": sites, "current": current_site(request)})
+
+
+@signed_in
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("web:worklist")
+
+
+# --- worklist ---------------------------------------------------------------------------------
+
+
+def _parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _worklist(request: HttpRequest) -> tuple[list[m.NextAction], dict[str, Any]]:
+    """The actions of the user's patients with the request's filters (site, kind, date range)."""
+    day = today()
+    sites = selected_sites(request)
+    site = request.GET.get("site", "")
+    if site in sites:
+        sites = [site]
+    else:
+        site = ""
+    kind = request.GET.get("kind", "")
+    if kind not in ACTION_KINDS:
+        kind = ""
+    has_to = "to" in request.GET
+    start = _parse_day(request.GET.get("from"))
+    end = _parse_day(request.GET.get("to")) if has_to else day + timedelta(days=14)
+    rows = m.NextAction.objects.select_related("patient", "patient__site").filter(
+        patient__site__code__in=sites
+    )
+    if kind:
+        rows = rows.filter(kind=kind)
+    if start:
+        rows = rows.filter(latest__gte=start)
+    if end:
+        rows = rows.filter(earliest__lte=end)
+    actions = list(rows.order_by("target", "patient__study_id", "position")[:2000])
+    for a in actions:
+        a.status = (
+            "overdue"
+            if a.overdue or a.latest < day
+            else ("due" if a.earliest <= day else "upcoming")
+        )
+    filters = {
+        "site": site,
+        "kind": kind,
+        "from": start.isoformat() if start else "",
+        "to": end.isoformat() if end else "",
+    }
+    return actions, filters
+
+
+@signed_in
+def worklist(request: HttpRequest) -> HttpResponse:
+    actions, filters = _worklist(request)
+    query = request.GET.urlencode()
+    return render(
+        request,
+        "web/worklist.html",
+        {
+            "actions": actions,
+            "filters": filters,
+            "kinds": ACTION_KINDS,
+            "sites": selected_sites(request),
+            "today": today(),
+            "counts": {
+                s: sum(1 for a in actions if a.status == s) for s in ("overdue", "due", "upcoming")
+            },
+            "query": query,
+        },
+    )
+
+
+CSV_COLUMNS = [
+    "site",
+    "patient",
+    "kind",
+    "what",
+    "earliest",
+    "target",
+    "latest",
+    "status",
+    "rule",
+    "why",
+]
+
+
+@signed_in
+def worklist_csv(request: HttpRequest) -> HttpResponse:
+    actions, _ = _worklist(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="worklist-{today()}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for a in actions:
+        writer.writerow(
+            [
+                a.patient.site.code,
+                a.patient.study_id,
+                a.kind,
+                a.what,
+                a.earliest.isoformat(),
+                a.target.isoformat(),
+                a.latest.isoformat(),
+                a.status,
+                a.rule,
+                a.why,
+            ]
+        )
+    return response
+
+
+def _ics_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _ics_fold(line: str) -> list[str]:
+    """RFC 5545 folding: lines of at most 75 octets, continuations start with a space."""
+    out: list[str] = []
+    current = ""
+    for ch in line:
+        limit = 75 if not out else 74
+        if len((current + ch).encode()) > limit:
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return [out[0], *(" " + part for part in out[1:])]
+
+
+def ics_calendar(actions: list[m.NextAction], *, host: str, stamp: datetime) -> str:
+    """The actions as all-day events on their target date (window and rule in the description)."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//rfatrial//worklist//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ]
+    dtstamp = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for a in actions:
+        p = a.patient
+        description = (
+            f"{a.what}\nWindow: {a.earliest.isoformat()} to {a.latest.isoformat()}"
+            f" (target {a.target.isoformat()})\nWhy: {a.why}\nRule: {a.rule}"
+        )
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{p.site.code}-{p.study_id}-{a.kind}-{a.position}-{a.target:%Y%m%d}@{host}",
+            f"DTSTAMP:{dtstamp}",
+            f"DTSTART;VALUE=DATE:{a.target:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{a.target + timedelta(days=1):%Y%m%d}",
+            "SUMMARY:" + _ics_text(f"{p.study_id}: {a.what}"),
+            "DESCRIPTION:" + _ics_text(description),
+            "CATEGORIES:" + _ics_text(a.kind),
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(part + "\r\n" for line in lines for part in _ics_fold(line))
+
+
+@signed_in
+def worklist_ics(request: HttpRequest) -> HttpResponse:
+    actions, _ = _worklist(request)
+    host = request.get_host().split(":")[0] or "rfatrial"
+    body = ics_calendar(actions, host=host, stamp=datetime.now(UTC))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="worklist-{today()}.ics"'
+    return response
+
+
+# --- patients ---------------------------------------------------------------------------------
+
+
+@signed_in
+def patients(request: HttpRequest) -> HttpResponse:
+    rows = (
+        m.Patient.objects.select_related("site", "state")
+        .filter(site__code__in=selected_sites(request))
+        .order_by("site__code", "study_id")
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        rows = rows.filter(study_id__icontains=q)
+    return render(request, "web/patients.html", {"patients": list(rows[:1000]), "q": q})
+
+
+def _lesion_table(evaluation: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    lesions = evaluation.get("lesions", [])
+    dates = sorted({d for les in lesions for d, _ in les.get("sizes", [])})
+    rows = []
+    for les in lesions:
+        sizes = dict(les.get("sizes", []))
+        rows.append(
+            {
+                "id": les["lesion_id"],
+                "organ": les.get("organ", ""),
+                "segment": les.get("segment") or "",
+                "status": les.get("status", ""),
+                "sizes": [sizes.get(d) for d in dates],
+                "sessions": ", ".join(str(s) for s in les.get("sessions", [])),
+            }
+        )
+    return dates, rows
+
+
+def _lab_trends(patient: m.Patient) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A row per panel with the trend analytes, and a chart per analyte."""
+    results = (
+        m.LabResult.objects.filter(panel__patient=patient, analyte__in=TREND_ANALYTES)
+        .select_related("panel")
+        .order_by("panel__date", "panel__seq", "position")
+    )
+    by_panel: dict[int, dict[str, Any]] = {}
+    series: dict[str, list[tuple[date, float, float | None]]] = {a: [] for a in TREND_ANALYTES}
+    for r in results:
+        row = by_panel.setdefault(r.panel_id, {"date": r.panel.date, "values": {}})
+        row["values"][r.analyte] = f"{r.value:g} {r.unit}".strip()
+        series[r.analyte].append((r.panel.date, r.value, r.uln))
+    table = [
+        {"date": row["date"], "values": [row["values"].get(a, "") for a in TREND_ANALYTES]}
+        for row in by_panel.values()
+    ]
+    limits = gate_limits(default_protocol())
+    charts = []
+    for analyte in TREND_ANALYTES:
+        points = series[analyte]
+        if points:
+            charts.append(
+                {
+                    "analyte": analyte,
+                    "svg": sparkline(analyte, points, limits.get(analyte)),
+                    "last": points[-1][1],
+                }
+            )
+    return table, charts
+
+
+@signed_in
+def patient_page(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = patient_or_404(request, pk)
+    state = m.PatientState.objects.filter(patient=patient).first()
+    evaluation = state.evaluation if state else {}
+    events = read_events(patient)
+    timeline = [
+        {"seq": s.row.seq, "date": s.event.date, "kind": s.kind, **event_summary(s.event)}
+        for s in events
+    ]
+    timeline.reverse()
+    dates, lesion_rows = _lesion_table(evaluation)
+    lab_table, lab_charts = _lab_trends(patient)
+    return render(
+        request,
+        "web/patient.html",
+        {
+            "patient": patient,
+            "state": state,
+            "evaluation": evaluation,
+            "gate": evaluation.get("lab_gate"),
+            "timeline": timeline,
+            "lesion_dates": dates,
+            "lesions": lesion_rows,
+            "responses": evaluation.get("responses", []),
+            "actions": patient.next_actions.order_by("position"),
+            "deviations": patient.deviations.order_by("date", "position"),
+            "trend_analytes": TREND_ANALYTES,
+            "lab_table": lab_table,
+            "lab_charts": lab_charts,
+            "can_write": can_write(request.user, patient.site.code),
+            "today": today(),
+        },
+    )
+
+
+@signed_in
+def gate_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pre-RFA lab gate: each criterion with value, threshold and verdict, and the decision."""
+    patient = patient_or_404(request, pk)
+    state = m.PatientState.objects.filter(patient=patient).first()
+    gate = state.evaluation.get("lab_gate") if state else None
+    panel = gate.get("panel") if gate else None
+    latest_check = None
+    if panel is None:
+        # Not preparing a session: the latest panel judged against the criteria, for information.
+        last = next((s for s in reversed(read_events(patient)) if s.kind == "lab_panel"), None)
+        if last is not None:
+            result = check_panel(last.event, default_protocol().lab_gate.criteria)  # type: ignore[arg-type]
+            latest_check = {
+                "panel_date": result.panel_date,
+                "passed": result.passed,
+                "criteria": [
+                    {
+                        "key": c.key,
+                        "status": c.status,
+                        "value": c.value,
+                        "unit": c.unit,
+                        "threshold": c.threshold,
+                    }
+                    for c in result.criteria
+                ],
+            }
+    return render(
+        request,
+        "web/gate.html",
+        {
+            "patient": patient,
+            "state": state,
+            "gate": gate,
+            "panel": panel,
+            "latest_check": latest_check,
+            "protocol": default_protocol().lab_gate,
+            "can_write": can_write(request.user, patient.site.code),
+        },
+    )
