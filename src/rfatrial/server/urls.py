@@ -4,4 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import include, path
+
+from rfatrial.server.api.endpoints import api
+
+urlpatterns: list[Any] = [
+    path("api/", api.urls),
+    path("", include("rfatrial.server.web.urls")),
+]
