@@ -134,3 +134,29 @@ def test_command_line(tmp_path: Path) -> None:
         app, ["report", str(tmp_path / "cohort"), "--out", str(tmp_path), "--cutoff", "x"]
     )
     assert bad.exit_code == 2
+
+
+def test_distant_progression_matches_the_simulated_truth(
+    built: tuple[Path, ReportResult, list[str]],
+) -> None:
+    """The simulator's hidden progression (not LTP) is what the datasets call distant progression:
+    derived from the records alone, its dates agree with the truth in the manifest."""
+    from rfatrial.analysis.datasets import derive_datasets
+    from rfatrial.analysis.report import load_cohort
+
+    root, _, _ = built
+    cohort = load_cohort(root / "cohort")
+    assert cohort.manifest is not None
+    truth = {e["patient_id"]: e["truth"] for e in cohort.manifest["patients"]}
+    ds = derive_datasets(cohort.histories)
+    seen = 0
+    for row in ds.endpoint_rows("DPFS"):
+        t = truth[row.patient_id]
+        if row.event and row.reason != "death":
+            assert row.end.isoformat() == t["progression_seen"], row
+            seen += 1
+        else:
+            assert t["progression_seen"] is None or (
+                t["death"] is not None and t["death"] < t["progression_seen"]
+            ), row
+    assert seen > 10

@@ -578,6 +578,12 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
         "test of proportional hazards as R's cox.zph (KM transform); restricted mean survival "
         "time (RMST) difference up to 36 months or the shorter arm's follow-up."
     )
+    sec.paragraphs.append(
+        "PFS and intrahepatic PFS count local tumour progression at an ablation zone, which only "
+        "ablated tumours (the experimental arm) can show, and the experimental arm is scanned "
+        "more often (1-month post-RFA scans); distant PFS leaves local progression out and "
+        "compares the arms on the disease outside the ablation zones."
+    )
     summary_rows: list[list[str]] = []
     for endpoint in ENDPOINTS:
         r = eff[endpoint]
