@@ -6,9 +6,6 @@ from typing import Any
 
 from django.urls import include, path
 
-from rfatrial.server.api.endpoints import api
-
 urlpatterns: list[Any] = [
-    path("api/", api.urls),
     path("", include("rfatrial.server.web.urls")),
 ]
