@@ -370,6 +370,8 @@ def place_errors(
                 loose.append(line)
             continue
         parts = match["path"].strip().split(".")
+        if parts[0] == built.event["type"] and len(parts) > 1:  # the union's tag
+            parts = parts[1:]
         text = match["message"]
         head = parts[0]
         if head in built.rows and formset is not None and len(parts) >= 2 and parts[1].isdigit():
