@@ -6,6 +6,9 @@ from typing import Any
 
 from django.urls import include, path
 
+from rfatrial.server.api.endpoints import api
+
 urlpatterns: list[Any] = [
+    path("api/", api.urls),
     path("", include("rfatrial.server.web.urls")),
 ]
