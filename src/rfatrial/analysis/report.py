@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -175,15 +175,19 @@ def _median_iqr(values: Sequence[float]) -> str:
 # --- figures --------------------------------------------------------------------------------------
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(
+    width: float, height: float, layout: Literal["constrained"] | None = "constrained"
+) -> Any:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
+    # the layout is solved now: the PDF page reuses it instead of solving it again
+    fig.set_layout_engine("none")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -1158,15 +1162,15 @@ def _pdf(sections: list[Section], path: Path, data_hash: str) -> int:
 
         def text_page(title: str, lines: list[str]) -> None:
             nonlocal pages
-            per_page = 70
+            per_page = 62
             for start in range(0, max(1, len(lines)), per_page):
-                fig = _figure(8.27, 11.69)
-                fig.text(0.05, 0.97, title, fontsize=12, weight="bold", va="top")
+                fig = _figure(11.69, 8.27, layout=None)  # A4 landscape
+                fig.text(0.04, 0.96, title, fontsize=12, weight="bold", va="top")
                 fig.text(
-                    0.05,
-                    0.94,
+                    0.04,
+                    0.92,
                     "\n".join(lines[start : start + per_page]),
-                    fontsize=6.3,
+                    fontsize=6.5,
                     family="monospace",
                     va="top",
                 )
@@ -1176,11 +1180,11 @@ def _pdf(sections: list[Section], path: Path, data_hash: str) -> int:
         for s in sections:
             lines: list[str] = []
             for p in s.paragraphs:
-                lines += [*textwrap.wrap(p, 130), ""]
+                lines += [*textwrap.wrap(p, 190), ""]
             for t in s.tables:
                 lines += [t.title.upper(), *_wrap_rows(t, 60)]
                 if t.note:
-                    lines += textwrap.wrap(t.note, 130)
+                    lines += textwrap.wrap(t.note, 190)
                 lines.append("")
             if lines:
                 text_page(s.title, lines)
