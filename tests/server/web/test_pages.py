@@ -212,3 +212,10 @@ def test_a_monitor_reads_but_does_not_write(study: Study) -> None:
     assert client.get(reverse("web:patient", args=[study.patient_b.pk])).status_code == 200
     url = reverse("web:record", args=[study.patient_b.pk, "systemic_cycle"])
     assert client.get(url).status_code == 403
+
+
+def test_codes_and_fractions_read_as_words_and_percentages() -> None:
+    from rfatrial.server.web.templatetags.web_extras import percent, spaced
+
+    assert spaced("withdrawal_proposed") == "withdrawal proposed"
+    assert percent(-0.3) == "−30.0 %" and percent(0.125) == "+12.5 %" and percent(None) == "—"
