@@ -216,7 +216,7 @@ def example_paths() -> list[Path]:
 
 
 @app.command()
-def demo(
+def examples(
     today: Annotated[str | None, typer.Option(help="Evaluate as of this date.")] = None,
 ) -> None:
     """Evaluate the bundled example patients and print what is due for each."""
@@ -229,3 +229,17 @@ def demo(
         h = _read_history(path)
         day = _parse_date(today, "--today") if today else max(e.date for e in h.events)
         print_evaluation(evaluate_history(h, p, day))
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the web server.")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (add it to RFATRIAL_ALLOWED_HOSTS unless local)."),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the study web application with a simulated 3-site study and demo logins."""
+    from rfatrial.server.demo import serve_demo
+
+    serve_demo(port, host=host)

@@ -148,8 +148,8 @@ def test_an_amended_protocol_file_changes_the_evaluation(tmp_path: Path) -> None
     assert "rfa_too_many_lesions" in before and "rfa_too_many_lesions" not in after
 
 
-def test_demo_evaluates_the_examples() -> None:
-    done = rfatrial("demo")
+def test_examples_are_evaluated() -> None:
+    done = rfatrial("examples")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("Next actions") == 3
 
