@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rfatrial import __version__
+from rfatrial.analysis.cli import report
 from rfatrial.kernel.evaluation import Evaluation, to_json_dict
 from rfatrial.kernel.history import HistoryError, PatientHistory, parse_history
 from rfatrial.kernel.pathway import evaluate as evaluate_history
@@ -44,6 +45,7 @@ app.add_typer(simulate_app, name="simulate")
 app.command("migrate")(migrate_command)
 app.command("load")(load_command)
 app.add_typer(audit_app, name="audit")
+app.command("report")(report)
 
 out = Console()
 

@@ -185,3 +185,13 @@ def test_load_and_audit_verify_from_the_main_command(tmp_path: Path) -> None:
     assert "0 patient(s) stored, 3 already stored" in again.stdout
     verify = subprocess.run([*env_cmd, "audit", "verify"], capture_output=True, text=True, env=env)
     assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_the_command_line_starts_without_the_numeric_libraries() -> None:
+    code = (
+        "import sys, rfatrial.cli; "
+        "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'django') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
