@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.table import Table
 
 from rfatrial import __version__
-from rfatrial.analysis.cli import report
 from rfatrial.kernel.evaluation import Evaluation, to_json_dict
 from rfatrial.kernel.history import HistoryError, PatientHistory, parse_history
 from rfatrial.kernel.pathway import evaluate as evaluate_history
@@ -28,6 +27,7 @@ from rfatrial.kernel.protocol import (
     default_protocol_path,
     load_protocol,
 )
+from rfatrial.report_command import report
 from rfatrial.server.cli import audit_app, load_command, migrate_command
 from rfatrial.simulation.cli import simulate_app
 

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from rfatrial import __version__
 from rfatrial.analysis import logrank_test
-from rfatrial.analysis.cli import report
 from rfatrial.analysis.datasets import DAYS_PER_MONTH
 from rfatrial.analysis.report import REPORT_STEPS, ReportResult, build_report
 from rfatrial.kernel.protocol import default_protocol
+from rfatrial.report_command import report
 from rfatrial.simulation.cohort import simulate_cohort
 
 SECTIONS = (
