@@ -76,6 +76,7 @@ from rfatrial.kernel.albi import albi
 from rfatrial.kernel.egfr import egfr_ckd_epi_2021
 from rfatrial.kernel.evaluation import Evaluation
 from rfatrial.kernel.history import (
+    EVENT_ORDER,
     AdverseEvent,
     Event,
     ImagingAssessment,
@@ -364,21 +365,7 @@ def derive_datasets(
 
 
 def _order(events: Sequence[Event]) -> list[tuple[int, Event]]:
-    rank = {
-        "screening": 0,
-        "randomization": 1,
-        "lab_panel": 2,
-        "imaging": 3,
-        "post_rfa_scan": 4,
-        "rfa_session": 5,
-        "systemic_cycle": 6,
-        "follow_up_visit": 7,
-        "adverse_event": 8,
-        "withdrawal": 9,
-        "lost_to_follow_up": 10,
-        "death": 11,
-    }
-    return sorted(enumerate(events), key=lambda x: (x[1].date, rank[x[1].type], x[0]))
+    return sorted(enumerate(events), key=lambda x: (x[1].date, EVENT_ORDER[x[1].type], x[0]))
 
 
 def _src(i: int, e: Event) -> str:
