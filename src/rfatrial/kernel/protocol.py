@@ -237,6 +237,20 @@ class Rfa(_Model):
         return days
 
 
+class Planner(_Model):
+    max_diameter_mm: Annotated[float, Field(gt=0)]
+    ideal_max_diameter_mm: Annotated[float, Field(gt=0)]
+    min_distance_to_critical_mm: Annotated[float, Field(ge=0)]
+    heat_sink_distance_mm: Annotated[float, Field(ge=0)]
+    require_us_visible: bool
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.ideal_max_diameter_mm > self.max_diameter_mm:
+            raise ValueError("ideal_max_diameter_mm must not exceed max_diameter_mm")
+        return self
+
+
 class LabGate(_Model):
     freshness_days: NonNegativeInt
     repeat_after_days: PositiveInt
@@ -293,6 +307,7 @@ class Protocol(_Model):
     consolidation: CycleRange
     response: ResponseRules
     rfa: Rfa
+    planner: Planner
     lab_gate: LabGate
     post_rfa_scan: PostRfaScan
     follow_up: FollowUp
