@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rfatrial.server.web import entry, views
+from rfatrial.server.web import dashboard, entry, views
 
 app_name = "web"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("sites/", views.sites_view, name="sites"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("worklist/", views.worklist, name="worklist"),
     path("worklist.csv", views.worklist_csv, name="worklist_csv"),
     path("worklist.ics", views.worklist_ics, name="worklist_ics"),
