@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rfatrial import __version__
+from rfatrial.kernel.batch_planner import plan_for_patient
 from rfatrial.kernel.evaluation import Evaluation, to_json_dict
 from rfatrial.kernel.history import HistoryError, PatientHistory, parse_history
 from rfatrial.kernel.pathway import evaluate as evaluate_history
@@ -152,6 +153,39 @@ def evaluate(
         typer.echo(json.dumps(to_json_dict(result), indent=2, ensure_ascii=False))
     else:
         print_evaluation(result)
+
+
+@app.command()
+def plan(
+    history: Annotated[Path, typer.Argument(help="A patient history JSON file.")],
+    today: Annotated[
+        str | None, typer.Option(help="Plan as of this date (YYYY-MM-DD; default today).")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="json or table.")] = "table",
+    protocol: ProtocolOption = None,
+) -> None:
+    """Propose the next ablation session: each remaining lesion judged, the sessions left split."""
+    if format not in ("json", "table"):
+        raise _fail(f"--format: '{format}' is not one of json, table")
+    p = _protocol(protocol)
+    h = _read_history(history)
+    result = evaluate_history(h, p, _parse_date(today, "--today"))
+    proposal = plan_for_patient(h, result, p)
+    if format == "json":
+        typer.echo(json.dumps(to_json_dict(proposal), indent=2, ensure_ascii=False))
+        return
+    out.rule(f"[bold]{h.patient_id}[/] — ablation plan as of {result.today}")
+    t = Table(title=f"Remaining lesions ({proposal.sessions_left} session(s) left)")
+    for c in ("lesion", "size mm", "verdict", "reasons", "warnings"):
+        t.add_column(c)
+    for v in proposal.verdicts:
+        size = "" if v.diameter_mm is None else f"{v.diameter_mm:g}"
+        t.add_row(v.lesion_id, size, v.verdict, "; ".join(v.reasons), "; ".join(v.warnings))
+    out.print(t)
+    for k, session in enumerate(proposal.sessions, start=result.rfa_sessions_done + 1):
+        out.print(f"session {k}: " + ", ".join(session))
+    if proposal.beyond_limit:
+        out.print("beyond the session limit: " + ", ".join(proposal.beyond_limit))
 
 
 def print_evaluation(r: Evaluation) -> None:

@@ -195,3 +195,13 @@ def test_the_command_line_starts_without_the_numeric_libraries() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_plan_proposes_the_next_session() -> None:
+    done = rfatrial(
+        "plan", str(EXAMPLES["with_deviations"]), "--today", "2026-03-20", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    proposal = json.loads(done.stdout)
+    assert proposal["sessions_left"] == 3
+    assert {v["verdict"] for v in proposal["verdicts"]} == {"to_assess"}  # features not recorded

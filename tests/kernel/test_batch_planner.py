@@ -139,3 +139,32 @@ def test_never_more_sessions_or_lesions_than_allowed(n: int, done: int, sizes: l
         assert 1 <= len(session) <= P.rfa.max_lesions_per_session
         if len(plan.sessions) > 1:
             assert len(session) >= P.rfa.min_lesions_per_session
+
+
+def test_the_plan_for_a_patient_reads_the_latest_features() -> None:
+    from datetime import date
+
+    from rfatrial.kernel.batch_planner import plan_for_patient
+    from rfatrial.kernel.pathway import evaluate
+
+    from .builders import INDUCTION, START, history, labs
+
+    base = history("experimental", *INDUCTION, labs(40))
+    data = base.model_dump()
+    scan = next(e for e in data["events"] if e["type"] == "imaging" and e["purpose"] == "response")
+    for m in scan["lesions"]:
+        m.update(us_visible=True, distance_to_critical_mm=12.0, margin_achievable_mm=8.0)
+    scan["lesions"][3]["us_visible"] = False  # L4: not seen on ultrasound
+    h = type(base).model_validate(data)
+    today = date.fromordinal(START.toordinal() + 40)
+    result = evaluate(h, P, today)
+    proposal = plan_for_patient(h, result, P)
+    verdicts = {v.lesion_id: v.verdict for v in proposal.verdicts}
+    assert verdicts == {
+        "L1": "ablatable",
+        "L2": "ablatable",
+        "L3": "ablatable",
+        "L4": "not_ablatable",
+    }
+    assert proposal.next_session == ("L1", "L2", "L3")  # 20, 16, 12 mm: largest first
+    assert proposal.sessions_left == 3

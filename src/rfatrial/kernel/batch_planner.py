@@ -24,12 +24,22 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from rfatrial.kernel.evaluation import Evaluation
+from rfatrial.kernel.history import LesionMeasurement, PatientHistory
 from rfatrial.kernel.protocol import Protocol
 
-__all__ = ["LesionFeatures", "LesionVerdict", "SessionPlan", "judge_lesion", "plan_sessions"]
+__all__ = [
+    "LesionFeatures",
+    "LesionVerdict",
+    "SessionPlan",
+    "judge_lesion",
+    "plan_for_patient",
+    "plan_sessions",
+    "remaining_lesion_features",
+]
 
 Verdict = Literal["ablatable", "not_ablatable", "to_assess"]
 
@@ -156,3 +166,47 @@ def plan_sessions(
         start += size
     beyond = tuple(v.lesion_id for v in ranked[start:])
     return SessionPlan(verdicts, tuple(sessions), beyond, left)
+
+
+_FEATURES = (
+    "diameter_mm",
+    "segment",
+    "us_visible",
+    "distance_to_vessel_mm",
+    "distance_to_critical_mm",
+    "margin_achievable_mm",
+)
+
+
+def remaining_lesion_features(
+    history: PatientHistory, evaluation: Evaluation
+) -> list[LesionFeatures]:
+    """The features of each remaining liver lesion, from its latest record of each feature."""
+    latest: dict[str, LesionFeatures] = {}
+    for e in sorted(history.events, key=lambda e: e.date):
+        if e.date > evaluation.today:
+            continue
+        seen: list[LesionMeasurement] = []
+        if e.type == "imaging":
+            seen = [*e.lesions, *e.new_lesions]
+        elif e.type == "post_rfa_scan":
+            seen = list(e.new_lesions)
+        for m in seen:
+            known = latest.get(m.lesion_id) or LesionFeatures(m.lesion_id, None)
+            recorded = {k: getattr(m, k) for k in _FEATURES if getattr(m, k) is not None}
+            latest[m.lesion_id] = replace(known, **recorded)
+    return [
+        latest.get(lesion_id) or LesionFeatures(lesion_id, None)
+        for lesion_id in evaluation.lesions_remaining
+    ]
+
+
+def plan_for_patient(
+    history: PatientHistory, evaluation: Evaluation, protocol: Protocol
+) -> SessionPlan:
+    """The planner's proposal for a patient as the engine sees him on ``evaluation.today``."""
+    return plan_sessions(
+        remaining_lesion_features(history, evaluation),
+        protocol,
+        sessions_done=evaluation.rfa_sessions_done,
+    )

@@ -152,6 +152,9 @@ class LesionMeasurement(_Model):
     too_small_to_measure: bool = False
     us_visible: bool | None = None
     distance_to_vessel_mm: Mm | None = None
+    # for planning the next session (the ablation batch planner)
+    distance_to_critical_mm: Mm | None = None
+    margin_achievable_mm: Mm | None = None
 
 
 class ImagingAssessment(_Model):

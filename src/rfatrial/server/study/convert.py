@@ -70,6 +70,8 @@ _MEASUREMENT = (
     "too_small_to_measure",
     "us_visible",
     "distance_to_vessel_mm",
+    "distance_to_critical_mm",
+    "margin_achievable_mm",
 )
 
 EVENT_TYPES: dict[str, EventType] = {

@@ -242,6 +242,8 @@ class LesionMeasurement(StudyRecord):
     too_small_to_measure = models.BooleanField(default=False)
     us_visible = models.BooleanField(null=True, blank=True)
     distance_to_vessel_mm = models.FloatField(null=True, blank=True)
+    distance_to_critical_mm = models.FloatField(null=True, blank=True)
+    margin_achievable_mm = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
