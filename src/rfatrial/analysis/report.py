@@ -711,8 +711,8 @@ def _forest_section(ds: AnalysisDatasets) -> Section:
                         int(d.time.size),
                     )
                 )
-            except (ValueError, np.linalg.LinAlgError, ArithmeticError):
-                pass
+            except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+                rows_all.append([endpoint, "Overall", str(d.time.size), f"not estimable: {exc}"])
         keys = sorted({key for p in pts.values() for key in p.stratum})
         for key in keys:
             values = np.array([pts[i].stratum.get(key, "-") for i in d.patient_id.tolist()])
