@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('study', '0002_audit_head'),
+        ("study", "0002_audit_head"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='lesionmeasurement',
-            name='distance_to_critical_mm',
+            model_name="lesionmeasurement",
+            name="distance_to_critical_mm",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='lesionmeasurement',
-            name='margin_achievable_mm',
+            model_name="lesionmeasurement",
+            name="margin_achievable_mm",
             field=models.FloatField(blank=True, null=True),
         ),
     ]
