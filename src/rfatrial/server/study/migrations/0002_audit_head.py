@@ -15,5 +15,5 @@ def create_head(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("study", "0001_initial")]  # noqa: RUF012
-    operations = [migrations.RunPython(create_head, migrations.RunPython.noop)]  # noqa: RUF012
+    dependencies = [("study", "0001_initial")]
+    operations = [migrations.RunPython(create_head, migrations.RunPython.noop)]
