@@ -219,3 +219,26 @@ def test_codes_and_fractions_read_as_words_and_percentages() -> None:
 
     assert spaced("withdrawal_proposed") == "withdrawal proposed"
     assert percent(-0.3) == "−30.0 %" and percent(0.125) == "+12.5 %" and percent(None) == "—"
+
+
+def test_the_worklist_shows_one_page_at_a_time_and_exports_everything(
+    study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfatrial.server.web import views
+
+    client = signed_in(study.monitor)
+    everything = {"to": "2999-12-31"}
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(reverse("web:worklist_csv"), everything).content.decode())
+        )
+    )
+    assert len(rows) >= 2
+    monkeypatch.setattr(views, "WORKLIST_PAGE", 1)
+    first = client.get(reverse("web:worklist"), everything).content.decode()
+    assert f"Rows 1–1 of {len(rows)}" in first and "page=2" in first
+    second = client.get(reverse("web:worklist"), {**everything, "page": "2"}).content.decode()
+    assert f"Rows 2–2 of {len(rows)}" in second and "Previous" in second
+    beyond = client.get(reverse("web:worklist"), {**everything, "page": "999"}).content.decode()
+    assert f"Page {len(rows)} of {len(rows)}" in beyond
+    assert client.get(reverse("web:worklist"), {"page": "x"}).status_code == 200

@@ -190,12 +190,26 @@ def _worklist(request: HttpRequest) -> tuple[list[m.NextAction], dict[str, Any]]
 @signed_in
 def worklist(request: HttpRequest) -> HttpResponse:
     actions, filters = _worklist(request)
-    query = request.GET.urlencode()
+    params = request.GET.copy()
+    params.pop("page", None)
+    query = params.urlencode()
+    # One page of rows at a time: the whole list stays in the CSV and iCalendar exports.
+    pages = -(-len(actions) // WORKLIST_PAGE) or 1
+    try:
+        page = min(max(int(request.GET.get("page", "1")), 1), pages)
+    except ValueError:
+        page = 1
+    shown = actions[(page - 1) * WORKLIST_PAGE : page * WORKLIST_PAGE]
     return render(
         request,
         "web/worklist.html",
         {
-            "actions": actions,
+            "actions": shown,
+            "page": page,
+            "pages": pages,
+            "first_row": (page - 1) * WORKLIST_PAGE + 1 if shown else 0,
+            "last_row": (page - 1) * WORKLIST_PAGE + len(shown),
+            "total": len(actions),
             "filters": filters,
             "kinds": ACTION_KINDS,
             "sites": selected_sites(request),
@@ -207,6 +221,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         },
     )
 
+
+WORKLIST_PAGE = 200
 
 CSV_COLUMNS = [
     "site",
