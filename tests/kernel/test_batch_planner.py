@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from datetime import date
 from typing import Any
 
 import pytest
@@ -168,3 +169,305 @@ def test_the_plan_for_a_patient_reads_the_latest_features() -> None:
     }
     assert proposal.next_session == ("L1", "L2", "L3")  # 20, 16, 12 mm: largest first
     assert proposal.sessions_left == 3
+
+
+# --- check_plan: the investigator's plan judged before it is confirmed ----------------------------
+
+
+def _features(sizes: dict[str, float], **override: Any) -> list[dict[str, Any]]:
+    out = []
+    for k, v in sizes.items():
+        item: dict[str, Any] = {
+            "lesion_id": k,
+            "organ": "liver",
+            "diameter_mm": v,
+            "us_visible": True,
+            "distance_to_critical_mm": 20.0,
+            "margin_achievable_mm": 10.0,
+        }
+        item.update(override.get(k, {}))
+        out.append(item)
+    return out
+
+
+EIGHT = {f"L{k}": 10.0 + 3 * k for k in range(1, 9)}  # L8 the largest
+
+
+def _course(
+    arm: str = "experimental",
+    sizes: dict[str, float] | None = None,
+    *,
+    features: dict[str, dict[str, Any]] | None = None,
+    labs_day: int = 27,
+    more: tuple[dict[str, Any], ...] = (),
+    **lab_values: float,
+) -> Any:
+    """Induction cycles on days 10 and 24, a partial response on day 26, labs on ``labs_day``."""
+    from rfatrial.kernel.history import PatientHistory
+
+    from .builders import cycle, day, labs
+
+    sizes = sizes or EIGHT
+    shrunk = {k: round(v * 0.7, 1) for k, v in sizes.items()}
+    events = [
+        {
+            "type": "screening",
+            "date": day(0),
+            "consent_date": day(0),
+            "eligible": True,
+            "liver_lesion_count": len(sizes),
+        },
+        {
+            "type": "imaging",
+            "date": day(0),
+            "modality": "CT",
+            "purpose": "baseline",
+            "lesions": _features(sizes),
+        },
+        {"type": "randomization", "date": day(3), "arm": arm},
+        cycle(10),
+        cycle(24),
+        {
+            "type": "imaging",
+            "date": day(26),
+            "modality": "CT",
+            "purpose": "response",
+            "lesions": _features(shrunk, **(features or {})),
+        },
+        labs(labs_day, **lab_values),
+        *more,
+    ]
+    return PatientHistory.model_validate(
+        {"patient_id": "T-002", "site": "S01", "sex": "M", "age_at_screening": 64, "events": events}
+    )
+
+
+def _on(offset: int) -> Any:
+    from .builders import START
+
+    return date.fromordinal(START.toordinal() + offset)
+
+
+def _check(
+    history: Any, lesions: list[str], planned: int | None = 30, today: int = 28, **kw: Any
+) -> Any:
+    from rfatrial.kernel.batch_planner import check_plan
+
+    return check_plan(
+        history,
+        kw.get("protocol", P),
+        lesions=lesions,
+        planned_date=None if planned is None else _on(planned),
+        today=_on(today),
+    )
+
+
+def _codes(findings: Any) -> set[str]:
+    return {f.code for f in findings}
+
+
+def test_the_proposal_itself_is_confirmed_without_a_reason() -> None:
+    check = _check(_course(), ["L8", "L7", "L6", "L5"], planned=31)
+    assert check.proposal.next_session == ("L8", "L7", "L6", "L5")  # 8 lesions: 4 + 4
+    assert check.session == 1
+    assert check.findings == ()
+    assert check.blocking(None) == ()
+
+
+@pytest.mark.parametrize(
+    ("n", "refused", "code"),
+    [
+        (6, False, None),
+        (7, True, "rfa_too_many_lesions"),
+        (2, False, None),
+        (1, True, "rfa_too_few_lesions"),
+        (0, True, "no_lesion"),
+    ],
+)
+def test_lesions_per_session_at_the_boundaries(n: int, refused: bool, code: str | None) -> None:
+    chosen = [f"L{k}" for k in range(8, 8 - n, -1)]
+    check = _check(_course(), chosen, planned=31)
+    assert bool(check.refusals) is refused, check.refusals
+    if code:
+        [finding] = [f for f in check.refusals if f.code == code]
+        assert finding.rule in ("rfa.max_lesions_per_session", "rfa.min_lesions_per_session")
+        assert finding.source.endswith("(protocol 1.0)")
+        assert "= 6" in finding.source or "= 2" in finding.source
+    # any change from the proposal of 4 needs a reason, never more than a reason
+    assert "changed_from_proposal" in _codes(check.reasons_required)
+
+
+def test_seven_lesions_are_refused_with_the_rule_and_its_value() -> None:
+    check = _check(_course(), [f"L{k}" for k in range(1, 8)], planned=31)
+    [finding] = check.refusals
+    assert finding.code == "rfa_too_many_lesions"
+    assert "7 lesions planned for session 1 (at most 6)" in finding.message
+    assert finding.source == "rfa.max_lesions_per_session = 6 (protocol 1.0)"
+    assert check.blocking("the surgeon asked for it") == (finding,)  # a reason does not help
+
+
+def test_one_lesion_when_only_one_remains_needs_a_reason() -> None:
+    check = _check(_course(sizes={"L1": 20.0}), ["L1"], planned=31)
+    assert check.refusals == ()
+    assert _codes(check.reasons_required) == {"rfa_too_few_lesions_without_reason"}
+    assert check.blocking(None) and check.blocking("a single lesion is left") == ()
+
+
+@pytest.mark.parametrize(("planned", "refused"), [(30, True), (31, False)])
+def test_the_separation_from_the_last_cycle(planned: int, refused: bool) -> None:
+    # the last cycle is on day 24; separation_days = 7
+    check = _check(_course(), ["L8", "L7", "L6", "L5"], planned=planned)
+    assert ("rfa_within_separation" in _codes(check.refusals)) is refused
+    if refused:
+        [f] = check.refusals
+        assert f.source == "rfa.separation_days = 7 (protocol 1.0)"
+        assert "6 days after a FOLFOX cycle" in f.message
+
+
+def test_an_agent_hold_longer_than_the_separation() -> None:
+    from .builders import cycle
+
+    h = _course(labs_day=50)
+    data = h.model_dump(mode="json")
+    data["events"][4] = cycle(24, bevacizumab=True)
+    h = type(h).model_validate(data)
+    # bevacizumab: 28 days before an RFA session (rfa.agent_holds)
+    early = _check(h, ["L8", "L7", "L6", "L5"], 51, today=50)
+    assert _codes(early.refusals) == {"rfa_within_separation"}
+    assert "27 days after" in early.refusals[0].message
+    assert _check(h, ["L8", "L7", "L6", "L5"], 52, today=50).findings == ()
+
+
+@pytest.mark.parametrize(("planned", "refused"), [(34, False), (35, True)])
+def test_the_labs_must_be_fresh_at_the_planned_date(planned: int, refused: bool) -> None:
+    # labs on day 27; lab_gate.freshness_days = 7
+    check = _check(_course(), ["L8", "L7", "L6", "L5"], planned=planned)
+    assert ("rfa_lab_gate_stale" in _codes(check.refusals)) is refused
+
+
+@pytest.mark.parametrize(("platelets", "refused"), [(50, False), (49, True)])
+def test_the_labs_must_pass_the_gate(platelets: float, refused: bool) -> None:
+    check = _check(_course(platelets=platelets), ["L8", "L7", "L6", "L5"], planned=31)
+    assert ("rfa_lab_gate_failed" in _codes(check.refusals)) is refused
+
+
+@pytest.mark.parametrize(("planned", "refused"), [(27, True), (28, False)])
+def test_a_plan_is_for_today_or_later(planned: int, refused: bool) -> None:
+    h = _course(labs_day=26)
+    check = _check(h, ["L8", "L7", "L6", "L5"], planned=planned, today=28)
+    assert ("planned_in_the_past" in _codes(check.refusals)) is refused
+
+
+def test_a_plan_needs_a_date() -> None:
+    assert "no_planned_date" in _codes(_check(_course(), ["L8", "L7"], planned=None).refusals)
+
+
+def test_a_patient_of_the_control_arm_is_not_planned() -> None:
+    check = _check(_course("control"), ["L8", "L7", "L6", "L5"], planned=31)
+    assert "rfa_in_control_arm" in _codes(check.refusals)
+
+
+def test_no_session_after_progression() -> None:
+    from .builders import day
+
+    grown = {k: round(v * 1.5, 1) for k, v in EIGHT.items()}
+    progression = {
+        "type": "imaging",
+        "date": day(27),
+        "modality": "CT",
+        "purpose": "response",
+        "lesions": _features(grown),
+    }
+    check = _check(_course(more=(progression,)), ["L8", "L7", "L6", "L5"], planned=31)
+    assert check.refusals and all(f.rule == "response.effective" for f in check.refusals)
+
+
+def test_lesions_that_are_not_the_patients_or_not_remaining_are_refused() -> None:
+    from .builders import cycle, day, labs, post_scan, rfa
+
+    after_first = (
+        rfa(31, ["L8", "L7", "L6", "L5"]),
+        cycle(40),
+        post_scan(61, {"L8": "complete", "L7": "complete", "L6": "complete", "L5": "complete"}),
+        {
+            "type": "imaging",
+            "date": day(62),
+            "modality": "CT",
+            "purpose": "response",
+            "lesions": _features({"L1": 9.0, "L2": 11.0, "L3": 13.0, "L4": 15.0}),
+        },
+        labs(63),
+    )
+    h = _course(more=after_first)
+    check = _check(h, ["L4", "L3", "L8", "L99"], planned=64, today=63)
+    assert check.session == 2
+    refused = {(f.code, f.lesion_id) for f in check.refusals}
+    assert refused == {("lesion_not_remaining", "L8"), ("unknown_lesion", "L99")}
+    ok = _check(h, list(check.proposal.next_session), planned=64, today=63)
+    assert ok.findings == () and set(ok.proposal.next_session) == {"L1", "L2", "L3", "L4"}
+
+
+def test_a_session_beyond_the_maximum_is_refused() -> None:
+    from rfatrial.kernel.protocol import parse_protocol
+
+    from .builders import cycle, day, labs, post_scan, rfa
+
+    after_first = (
+        rfa(31, ["L8", "L7", "L6", "L5"]),
+        cycle(40),
+        post_scan(61, {"L8": "complete", "L7": "complete", "L6": "complete", "L5": "complete"}),
+        {
+            "type": "imaging",
+            "date": day(62),
+            "modality": "CT",
+            "purpose": "response",
+            "lesions": _features({"L1": 9.0, "L2": 11.0, "L3": 13.0, "L4": 15.0}),
+        },
+        labs(63),
+    )
+    h = _course(more=after_first)
+    data = P.model_dump(mode="json")
+    data["rfa"]["max_sessions"] = 1
+    one = parse_protocol(data)
+    check = _check(h, ["L4", "L3"], planned=64, today=63, protocol=one)
+    assert "rfa_session_beyond_max" in _codes(check.refusals)
+    assert check.proposal.sessions == ()  # nothing is proposed beyond the limit
+    [f] = [f for f in check.refusals if f.code == "rfa_session_beyond_max"]
+    assert f.source == "rfa.max_sessions = 1 (protocol 1.0)"
+
+
+def test_a_lesion_judged_not_ablatable_needs_a_reason() -> None:
+    h = _course(features={"L8": {"us_visible": False}, "L7": {"distance_to_critical_mm": 3.0}})
+    check = _check(h, ["L8", "L7", "L6", "L5"], planned=31)
+    assert check.refusals == ()
+    needs = {(f.code, f.lesion_id) for f in check.reasons_required}
+    assert needs == {
+        ("lesion_not_ablatable", "L8"),
+        ("lesion_not_ablatable", "L7"),
+        ("changed_from_proposal", None),
+    }
+    [l7] = [f for f in check.reasons_required if f.lesion_id == "L7"]
+    assert "planner.min_distance_to_critical_mm" in l7.message
+    assert "L8" not in check.proposal.next_session
+    assert check.removed and check.added == ("L8", "L7")
+    assert check.blocking("CEUS shows L8; margin of L7 assessed on the planning CT") == ()
+
+
+def test_warnings_never_block() -> None:
+    h = _course(features={"L8": {"distance_to_vessel_mm": 3.0}})
+    check = _check(h, ["L8", "L7", "L6", "L5"], planned=31)
+    assert [f.code for f in check.findings] == ["lesion_risk"]
+    assert check.blocking(None) == ()
+
+
+def test_an_amended_protocol_moves_the_limit() -> None:
+    from rfatrial.kernel.protocol import parse_protocol
+
+    data = P.model_dump(mode="json")
+    data["rfa"]["max_lesions_per_session"] = 5
+    data["study"]["version"] = "1.1"
+    five = parse_protocol(data)
+    six = ["L8", "L7", "L6", "L5", "L4", "L3"]
+    assert not _check(_course(), six, planned=31).refusals
+    [f] = _check(_course(), six, planned=31, protocol=five).refusals
+    assert f.source == "rfa.max_lesions_per_session = 5 (protocol 1.1)"

@@ -10,6 +10,22 @@ sessions as the per-session maximum allows, the lesions spread evenly, the large
 does not fit in the sessions left is listed, never planned as an extra session.
 
 The planner proposes; the investigator decides and records the final choice with its reasons.
+:func:`check_plan` judges that choice before it is confirmed: the planned session is played through
+the pathway engine as if it were recorded, and every rule it would break is a finding, with the
+protocol key and value it comes from. A finding is either a *refusal* (a plan that breaks it is
+never confirmed), *reason required* (confirmed only with the investigator's reason) or a
+*warning*:
+
+- refusal: a lesion that is not the patient's or not remaining (ablated, complete), no lesion, more
+  than ``rfa.max_lesions_per_session``, fewer than ``rfa.min_lesions_per_session`` while enough
+  remain, a session beyond ``rfa.max_sessions``, a patient not in the experimental arm, off study,
+  after progression or without an effective (and recent) response, no planned date or a date in
+  the past, a date within ``rfa.separation_days`` (or an agent's hold) of a systemic cycle, no
+  passing pre-RFA labs within ``lab_gate.freshness_days`` before the date, or after the
+  postponement limit;
+- reason required: a lesion judged not ablatable or to assess, a choice that differs from the
+  proposal, fewer than the minimum because fewer remain;
+- warning: what makes a lesion harder (size above the ideal, margin below the ideal, heat sink).
 
 Examples
 --------
@@ -25,16 +41,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from datetime import date
+from typing import Any, Literal
 
 from rfatrial.kernel.evaluation import Evaluation
-from rfatrial.kernel.history import LesionMeasurement, PatientHistory
+from rfatrial.kernel.history import AblatedLesion, LesionMeasurement, PatientHistory, RfaSession
+from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol
 
 __all__ = [
     "LesionFeatures",
     "LesionVerdict",
+    "PlanCheck",
+    "PlanFinding",
     "SessionPlan",
+    "check_plan",
     "judge_lesion",
     "plan_for_patient",
     "plan_sessions",
@@ -210,3 +231,229 @@ def plan_for_patient(
         protocol,
         sessions_done=evaluation.rfa_sessions_done,
     )
+
+
+# --- checking the investigator's plan before it is confirmed --------------------------------------
+
+Severity = Literal["refusal", "reason_required", "warning"]
+
+# The engine's deviations of a recorded session that a plan may still carry with a reason; every
+# other deviation of the planned session refuses the plan.
+_REASON_IS_ENOUGH = frozenset({"rfa_too_few_lesions_without_reason"})
+_OFF_STUDY = frozenset({"withdrawn", "deceased", "lost_to_follow_up"})
+_PLACEHOLDER = "planned-lesion"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFinding:
+    """One rule the plan breaks (or a risk it takes), and where the rule is in the protocol."""
+
+    code: str
+    severity: Severity
+    message: str
+    rule: str
+    source: str
+    lesion_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCheck:
+    """The plan judged: the proposal it is compared with, the session it is, and the findings."""
+
+    proposal: SessionPlan
+    session: int
+    lesions: tuple[str, ...]
+    planned_date: date | None
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    findings: tuple[PlanFinding, ...]
+
+    @property
+    def refusals(self) -> tuple[PlanFinding, ...]:
+        return tuple(f for f in self.findings if f.severity == "refusal")
+
+    @property
+    def reasons_required(self) -> tuple[PlanFinding, ...]:
+        return tuple(f for f in self.findings if f.severity == "reason_required")
+
+    @property
+    def warnings(self) -> tuple[PlanFinding, ...]:
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    def blocking(self, reason: str | None) -> tuple[PlanFinding, ...]:
+        """What stops the plan from being confirmed with ``reason``: the refusals, and the
+        findings that need a reason when none is given."""
+        if reason and reason.strip():
+            return self.refusals
+        return self.refusals + self.reasons_required
+
+
+def protocol_source(protocol: Protocol, rule: str) -> str:
+    """Where a rule is in the protocol, with its value when it is short:
+    ``rfa.max_lesions_per_session = 6 (protocol 1.0)``."""
+    value: Any = protocol.model_dump(mode="json")
+    for part in rule.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return f"{rule} (protocol {protocol.version})"
+        value = value[part]
+    scalar = (str, int, float, bool)
+    if isinstance(value, scalar) or (
+        isinstance(value, list) and all(isinstance(v, scalar) for v in value)
+    ):
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        return f"{rule} = {shown} (protocol {protocol.version})"
+    return f"{rule} (protocol {protocol.version})"
+
+
+def check_plan(
+    history: PatientHistory,
+    protocol: Protocol,
+    *,
+    lesions: Sequence[str],
+    planned_date: date | None,
+    today: date,
+) -> PlanCheck:
+    """Judge the investigator's plan for the patient's next RFA session.
+
+    The planned session is played through the engine as if it were recorded on ``planned_date``;
+    each deviation it would raise is a finding (see the module's description for which refuse the
+    plan). The lesions are judged as :func:`plan_sessions` judges them on ``today``.
+
+    Parameters
+    ----------
+    history
+        The patient's recorded history.
+    protocol
+        Every number of the rules.
+    lesions
+        The lesion ids chosen for the session (repeats are ignored).
+    planned_date
+        The day of the session (``None``: not chosen yet, which refuses the plan).
+    today
+        The day of the check; the plan must not be in the past.
+
+    Returns
+    -------
+    PlanCheck
+        The findings, in the order: lesions, count and pathway, date, changes from the proposal.
+
+    Examples
+    --------
+    >>> from rfatrial.kernel.protocol import default_protocol
+    >>> h = PatientHistory(patient_id="P1", site="S01", sex="F", age_at_screening=60)
+    >>> check = check_plan(h, default_protocol(), lesions=["L1"], planned_date=None,
+    ...                    today=date(2026, 3, 1))
+    >>> [f.code for f in check.refusals]
+    ['unknown_lesion', 'no_planned_date']
+    """
+    now = evaluate(history, protocol, today)
+    proposal = plan_for_patient(history, now, protocol)
+    chosen = tuple(dict.fromkeys(lesions))
+    verdicts = {v.lesion_id: v for v in proposal.verdicts}
+    states = {x.lesion_id: x for x in now.lesions}
+    session = now.rfa_sessions_done + 1
+    findings: list[PlanFinding] = []
+
+    def add(
+        code: str, severity: Severity, message: str, rule: str, lesion: str | None = None
+    ) -> None:
+        source = protocol_source(protocol, rule) if rule else "the study's planning rules"
+        findings.append(PlanFinding(code, severity, message, rule, source, lesion))
+
+    for lesion_id in chosen:
+        state = states.get(lesion_id)
+        verdict = verdicts.get(lesion_id)
+        if state is None:
+            add(
+                "unknown_lesion",
+                "refusal",
+                f"{lesion_id} is not a lesion of this patient",
+                "",
+                lesion_id,
+            )
+        elif verdict is None:
+            add(
+                "lesion_not_remaining",
+                "refusal",
+                f"{lesion_id} is {state.status.replace('_', ' ')}, not a remaining liver lesion",
+                "rfa",
+                lesion_id,
+            )
+        elif verdict.verdict != "ablatable":
+            what = "not ablatable" if verdict.verdict == "not_ablatable" else "to assess"
+            add(
+                f"lesion_{verdict.verdict}",
+                "reason_required",
+                f"{lesion_id} is {what}: " + "; ".join(verdict.reasons),
+                "planner",
+                lesion_id,
+            )
+        if verdict is not None:
+            for warning in verdict.warnings:
+                add("lesion_risk", "warning", f"{lesion_id}: {warning}", "planner", lesion_id)
+    if not chosen:
+        add(
+            "no_lesion",
+            "refusal",
+            "no lesion is chosen for the session",
+            "rfa.min_lesions_per_session",
+        )
+    if now.phase in _OFF_STUDY:
+        add("off_study", "refusal", f"the patient is off study ({now.phase.replace('_', ' ')})", "")
+    if planned_date is None:
+        add("no_planned_date", "refusal", "the session has no planned date", "")
+    elif planned_date < today:
+        add(
+            "planned_in_the_past",
+            "refusal",
+            f"the planned date {planned_date} is before today ({today}): a past session is"
+            " recorded, not planned",
+            "",
+        )
+    else:
+        findings += _pathway_findings(history, protocol, chosen, planned_date)
+    # Changes from the proposal need a reason (only when there is a proposal to change).
+    proposed = proposal.next_session
+    added = tuple(x for x in chosen if x not in proposed)
+    removed = tuple(x for x in proposed if x not in chosen)
+    if proposed and (added or removed):
+        parts = ([f"added {', '.join(added)}"] if added else []) + (
+            [f"left out {', '.join(removed)}"] if removed else []
+        )
+        add(
+            "changed_from_proposal",
+            "reason_required",
+            f"the choice differs from the planner's proposal ({', '.join(proposed)}): "
+            + "; ".join(parts),
+            "planner",
+        )
+    return PlanCheck(proposal, session, chosen, planned_date, added, removed, tuple(findings))
+
+
+def _pathway_findings(
+    history: PatientHistory,
+    protocol: Protocol,
+    chosen: tuple[str, ...],
+    planned_date: date,
+) -> list[PlanFinding]:
+    """The engine's deviations of the planned session, as if it were recorded on its date."""
+    ids = list(chosen) or [_PLACEHOLDER]
+    session = RfaSession(date=planned_date, lesions=[AblatedLesion(lesion_id=x) for x in ids])
+    events = [*history.events, session]
+    hypothetical = history.model_copy(update={"events": events})
+    result = evaluate(hypothetical, protocol, max(planned_date, _last_date(history)))
+    index = len(events) - 1
+    out: list[PlanFinding] = []
+    for d in result.deviations:
+        if d.event_index != index:
+            continue
+        if not chosen and d.code.startswith("rfa_too_few_lesions"):
+            continue  # "no lesion" says it already
+        severity: Severity = "reason_required" if d.code in _REASON_IS_ENOUGH else "refusal"
+        text = d.description.replace(" ablated in", " planned for")
+        out.append(PlanFinding(d.code, severity, text, d.rule, protocol_source(protocol, d.rule)))
+    return out
+
+
+def _last_date(history: PatientHistory) -> date:
+    return max((e.date for e in history.events), default=date.min)
