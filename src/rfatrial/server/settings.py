@@ -71,14 +71,17 @@ INSTALLED_APPS = [
     "rfatrial.server.web",
     "rfatrial.server.study",
     "rfatrial.server.api",
+    "rfatrial.server.language",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rfatrial.server.language.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "rfatrial.server.urls"
@@ -86,8 +89,12 @@ DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), DATA_DIR
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
+# The interface ships in English and Simplified Chinese; each user chooses (rfatrial.server.language),
+# else the browser's language decides. Catalogs: server/locale/<lang>/LC_MESSAGES/django.po.
 LANGUAGE_CODE = "en"
-USE_I18N = False
+USE_I18N = True
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",

@@ -7,8 +7,10 @@ from typing import Any
 from django.urls import include, path
 
 from rfatrial.server.api.endpoints import api
+from rfatrial.server.language.views import set_language
 
 urlpatterns: list[Any] = [
     path("api/", api.urls),
+    path("language/", set_language, name="set_language"),
     path("", include("rfatrial.server.web.urls")),
 ]

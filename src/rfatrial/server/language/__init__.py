@@ -1,0 +1,1 @@
+"""The interface language of each user: English or Simplified Chinese, chosen per user."""
