@@ -1,9 +1,12 @@
-"""Data entry: one form per kind of event, written through ``record_event``.
+"""Data entry: one form per kind of event, written through ``record_event`` or, to correct a
+recorded event, ``amend_event`` (with a reason, at the version that was read).
 
 The form checks types; the kernel's schema and the protocol check the rest when the event is
 recorded. A schema error comes back as ``path: message`` lines, each shown beside its field (or
-its row of a table of lesions, agents or results). An event that breaks a protocol rule is refused
-until a justification is given: the form then lists the rules and shows the justification box.
+its row of a table of lesions, agents or results) and listed, with a link to the field, in the
+error summary at the top. An event that breaks a protocol rule is refused until a justification
+is given: the form then lists the rules and shows the justification box. A record changed by
+someone else since it was opened is not overwritten: the form says so and offers to reload.
 """
 
 from __future__ import annotations
@@ -20,150 +23,53 @@ from django.core.exceptions import PermissionDenied
 from django.forms import BaseFormSet, formset_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
+from rfatrial.kernel.history import RfaSession
+from rfatrial.kernel.protocol import default_protocol
 from rfatrial.server.study import models as m
-from rfatrial.server.study.services import EventError, JustificationRequiredError, record_event
+from rfatrial.server.study.audit import StaleRecordError
+from rfatrial.server.study.convert import StoredEvent, read_events
+from rfatrial.server.study.services import (
+    EventError,
+    JustificationRequiredError,
+    amend_event,
+    record_event,
+)
 from rfatrial.server.web.access import actor_of, can_write, patient_or_404, signed_in
+from rfatrial.server.web.dates import format_date, format_for_request, placeholder
+from rfatrial.server.web.forms import (
+    CTCAE_TERMS,
+    LAB_FIELDS,
+    REGIMENS,
+    AblationForm,
+    AdverseEventForm,
+    AgentForm,
+    CycleForm,
+    DeathForm,
+    EventForm,
+    FollowUpForm,
+    ImagingForm,
+    LabForm,
+    LostForm,
+    MeasurementForm,
+    PostRfaForm,
+    PostRfaRowForm,
+    RfaForm,
+    ScreeningForm,
+    WithdrawalForm,
+)
 from rfatrial.server.web.summaries import KIND_LABELS
 
-__all__ = ["ENTRY_KINDS", "LAB_FIELDS", "record_view"]
-
-DateInput = forms.DateInput(attrs={"type": "date"})
-
-
-def _choices(values: list[tuple[str, str]], blank: bool = False) -> list[tuple[str, str]]:
-    return ([("", "—")] if blank else []) + values
-
-
-class EventForm(forms.Form):
-    date = forms.DateField(widget=DateInput, help_text="The day it happened.")
-    justification = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why this event departs from the protocol (required when it breaks a rule).",
-    )
-
-
-class ScreeningForm(EventForm):
-    consent_date = forms.DateField(widget=DateInput)
-    eligible = forms.TypedChoiceField(
-        choices=[("true", "yes"), ("false", "no")], coerce=lambda v: v == "true"
-    )
-    liver_lesion_count = forms.IntegerField(min_value=0)
-    ras_status = forms.ChoiceField(choices=m.RAS, initial="unknown")
-    ecog = forms.TypedChoiceField(
-        choices=_choices([(str(i), str(i)) for i in range(5)], blank=True),
-        coerce=int,
-        required=False,
-        empty_value=None,
-    )
-    extrahepatic_disease = forms.BooleanField(required=False)
-
-
-REGIMENS = ["FOLFOX", "FOLFIRI", "CAPOX", "FOLFOXIRI", "FOLFOX + bevacizumab"]
-
-
-class CycleForm(EventForm):
-    regimen = forms.CharField(
-        max_length=64, widget=forms.TextInput(attrs={"list": "regimens"}), initial="FOLFOX"
-    )
-    line = forms.IntegerField(min_value=1, max_value=10, initial=1)
-
-
-class AgentForm(forms.Form):
-    name = forms.CharField(max_length=64, required=False)
-    dose = forms.FloatField(required=False)
-    unit = forms.ChoiceField(choices=m.DOSE_UNITS, required=False)
-
-
-class ImagingForm(EventForm):
-    modality = forms.ChoiceField(choices=m.MODALITIES, initial="CT")
-    purpose = forms.ChoiceField(choices=m.PURPOSES, initial="response")
-    local_progression = forms.CharField(
-        required=False, help_text="Lesion ids with local progression, comma-separated."
-    )
-    non_target_progression = forms.BooleanField(required=False)
-    extrahepatic_progression = forms.BooleanField(required=False)
-
-
-class MeasurementForm(forms.Form):
-    lesion_id = forms.CharField(max_length=32, required=False)
-    segment = forms.ChoiceField(choices=_choices(m.SEGMENTS, blank=True), required=False)
-    diameter_mm = forms.FloatField(required=False)
-    too_small_to_measure = forms.BooleanField(required=False)
-    us_visible = forms.NullBooleanField(required=False)
-    distance_to_vessel_mm = forms.FloatField(required=False)
-    is_new = forms.BooleanField(required=False)
-
-
-# analyte, label, unit, default upper limit of normal (for criteria in multiples of the ULN)
-LAB_FIELDS: list[tuple[str, str, str, float | None]] = [
-    ("platelets", "Platelets", "10^9/L", None),
-    ("neutrophils", "Neutrophils", "10^9/L", None),
-    ("hemoglobin", "Hemoglobin", "g/dL", None),
-    ("inr", "INR", "ratio", None),
-    ("bilirubin", "Bilirubin", "µmol/L", 21.0),
-    ("alt", "ALT", "U/L", 40.0),
-    ("ast", "AST", "U/L", 40.0),
-    ("albumin", "Albumin", "g/L", None),
-    ("creatinine", "Creatinine", "µmol/L", 106.0),
+__all__ = [
+    "ENTRY_KINDS",
+    "LAB_FIELDS",
+    "amend_view",
+    "error_summary",
+    "initial_of",
+    "place_errors",
+    "record_view",
 ]
-
-
-class LabForm(EventForm):
-    ascites = forms.ChoiceField(choices=_choices(m.ASCITES, blank=True), required=False)
-    encephalopathy = forms.ChoiceField(
-        choices=_choices(m.ENCEPHALOPATHY, blank=True), required=False
-    )
-
-    def __init__(self, *args: Any, ulns: dict[str, float] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        ulns = ulns or {}
-        for analyte, label, unit, uln in LAB_FIELDS:
-            self.fields[analyte] = forms.FloatField(required=False, label=f"{label} ({unit})")
-            if uln is not None:
-                self.fields[f"{analyte}_uln"] = forms.FloatField(
-                    required=False,
-                    label=f"{label} ULN",
-                    initial=ulns.get(analyte, uln),
-                )
-
-    def lab_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for analyte, label, unit, uln in LAB_FIELDS:
-            rows.append(
-                {
-                    "label": label,
-                    "unit": unit,
-                    "value": self[analyte],
-                    "uln": self[f"{analyte}_uln"] if uln is not None else None,
-                }
-            )
-        return rows
-
-
-class RfaForm(EventForm):
-    complication = forms.CharField(
-        required=False, max_length=2000, help_text="A complication of the session, if any."
-    )
-    cirse_grade = forms.TypedChoiceField(
-        choices=_choices([(str(i), str(i)) for i in range(1, 7)], blank=True),
-        coerce=int,
-        required=False,
-        empty_value=None,
-    )
-    clavien_dindo = forms.ChoiceField(choices=_choices(m.CLAVIEN_DINDO, blank=True), required=False)
-
-
-class AblationForm(forms.Form):
-    ablated = forms.BooleanField(required=False)
-    lesion_id = forms.CharField(max_length=32, required=False)
-    technical_success = forms.BooleanField(required=False, initial=True)
-    margin_mm = forms.FloatField(required=False)
-    electrode = forms.CharField(max_length=64, required=False)
-    power_w = forms.FloatField(required=False)
-    time_min = forms.FloatField(required=False)
-
 
 # --- building the event -----------------------------------------------------------------------
 
@@ -177,10 +83,18 @@ class Built:
     rows: dict[str, list[int]] = field(default_factory=dict)
     # list attribute -> the form field of an item (for lab results: the analyte field)
     fields: dict[str, list[str]] = field(default_factory=dict)
+    # attribute of the event -> the form field that holds it, when the names differ
+    aliases: dict[str, str] = field(default_factory=dict)
+    # list attribute -> (attribute of its first item -> the form field): a one-item list
+    item_fields: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None and v != ""}
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _base(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -218,7 +132,7 @@ def build_cycle(data: dict[str, Any], rows: Rows) -> Built:
 def _measurement(r: dict[str, Any]) -> dict[str, Any]:
     out = _drop_none(
         {
-            "lesion_id": r.get("lesion_id", "").strip(),
+            "lesion_id": (r.get("lesion_id") or "").strip(),
             "segment": r.get("segment"),
             "diameter_mm": r.get("diameter_mm"),
             "us_visible": r.get("us_visible"),
@@ -254,7 +168,7 @@ def build_imaging(data: dict[str, Any], rows: Rows) -> Built:
 
 def build_labs(data: dict[str, Any], rows: Rows) -> Built:
     results, names = [], []
-    for analyte, _, unit, uln in LAB_FIELDS:
+    for analyte, _label, unit, uln in LAB_FIELDS:
         value = data.get(analyte)
         if value is None:
             continue
@@ -286,18 +200,191 @@ def build_rfa(data: dict[str, Any], rows: Rows) -> Built:
         for _, r in kept
     ]
     complications = []
-    if data.get("complication"):
+    if data.get("complication") or data.get("cirse_grade") or data.get("clavien_dindo"):
         complications.append(
             _drop_none(
                 {
-                    "description": data["complication"],
+                    "description": data.get("complication"),
                     "cirse_grade": data.get("cirse_grade"),
                     "clavien_dindo": data.get("clavien_dindo"),
+                    "onset_date": _iso(data.get("complication_onset")),
                 }
             )
         )
     event = _base("rfa_session", data) | {"lesions": lesions, "complications": complications}
-    return Built(event, {"lesions": [i for i, _ in kept]})
+    return Built(
+        event,
+        {"lesions": [i for i, _ in kept]},
+        item_fields={
+            "complications": {
+                "description": "complication",
+                "cirse_grade": "cirse_grade",
+                "clavien_dindo": "clavien_dindo",
+                "onset_date": "complication_onset",
+            }
+        },
+    )
+
+
+def build_post_rfa(data: dict[str, Any], rows: Rows) -> Built:
+    named = [(i, r) for i, r in rows if (r.get("lesion_id") or "").strip() and r.get("outcome")]
+    results = [(i, r) for i, r in named if r["outcome"] != "new"]
+    new = [(i, r) for i, r in named if r["outcome"] == "new"]
+    event = _base("post_rfa_scan", data) | {
+        "modality": data["modality"],
+        "results": [
+            {"lesion_id": r["lesion_id"].strip(), "outcome": r["outcome"]} for _, r in results
+        ],
+        "new_lesions": [_measurement(r) for _, r in new],
+        "extrahepatic_progression": data["extrahepatic_progression"],
+    }
+    return Built(event, {"results": [i for i, _ in results], "new_lesions": [i for i, _ in new]})
+
+
+def build_follow_up(data: dict[str, Any], rows: Rows) -> Built:
+    event = _base("follow_up_visit", data) | {
+        "visit_id": data["visit_id"].strip(),
+        "components": list(data.get("components") or []),
+    }
+    return Built(event)
+
+
+def build_adverse_event(data: dict[str, Any], rows: Rows) -> Built:
+    event = _base("adverse_event", data) | _drop_none(
+        {
+            "term": data["term"].strip(),
+            "grade": data["grade"],
+            "serious": data["serious"],
+            "related_to": list(data.get("related_to") or []),
+            "end_date": _iso(data.get("end_date")),
+            "outcome": data.get("outcome"),
+        }
+    )
+    return Built(event)
+
+
+def build_withdrawal(data: dict[str, Any], rows: Rows) -> Built:
+    event = _base("withdrawal", data) | {
+        "reason": data["reason_given"],
+        "initiated_by": data["initiated_by"],
+    }
+    return Built(event, aliases={"reason": "reason_given"})
+
+
+def build_death(data: dict[str, Any], rows: Rows) -> Built:
+    return Built(_base("death", data) | {"cause": (data.get("cause") or "").strip() or "unknown"})
+
+
+def build_lost(data: dict[str, Any], rows: Rows) -> Built:
+    return Built(_base("lost_to_follow_up", data))
+
+
+# --- a recorded event back into its form (to amend it) -------------------------------------------
+
+
+def _opt(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def initial_of(event: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The form's initial values and the rows' initial values that show ``event`` (a kernel
+    event) as it was recorded: what the form of its kind would build it from."""
+    t = event.type
+    initial: dict[str, Any] = {"date": event.date}
+    rows: list[dict[str, Any]] = []
+    if t == "screening":
+        initial |= {
+            "consent_date": event.consent_date,
+            "eligible": "true" if event.eligible else "false",
+            "liver_lesion_count": event.liver_lesion_count,
+            "ras_status": event.ras_status,
+            "ecog": _opt(event.ecog),
+            "extrahepatic_disease": event.extrahepatic_disease,
+        }
+    elif t == "systemic_cycle":
+        initial |= {"regimen": event.regimen, "line": event.line}
+        rows = [{"name": a.name, "dose": a.dose, "unit": a.unit} for a in event.agents]
+    elif t == "imaging":
+        initial |= {
+            "modality": event.modality,
+            "purpose": event.purpose,
+            "local_progression": ", ".join(event.local_progression),
+            "non_target_progression": event.non_target_progression,
+            "extrahepatic_progression": event.extrahepatic_progression,
+        }
+        for items, is_new in ((event.lesions, False), (event.new_lesions, True)):
+            rows += [
+                {
+                    "lesion_id": x.lesion_id,
+                    "segment": x.segment or "",
+                    "diameter_mm": x.diameter_mm,
+                    "too_small_to_measure": x.too_small_to_measure,
+                    "us_visible": x.us_visible,
+                    "distance_to_vessel_mm": x.distance_to_vessel_mm,
+                    "is_new": is_new,
+                }
+                for x in items
+            ]
+    elif t == "lab_panel":
+        initial |= {"ascites": _opt(event.ascites), "encephalopathy": _opt(event.encephalopathy)}
+        for r in event.results:
+            initial[r.analyte] = r.value
+            if r.uln is not None:
+                initial[f"{r.analyte}_uln"] = r.uln
+    elif t == "rfa_session":
+        rows = [
+            {
+                "ablated": True,
+                "lesion_id": x.lesion_id,
+                "technical_success": x.technical_success,
+                "margin_mm": x.margin_mm,
+                "electrode": x.electrode or "",
+                "power_w": x.power_w,
+                "time_min": x.time_min,
+            }
+            for x in event.lesions
+        ]
+        if event.complications:
+            c = event.complications[0]
+            initial |= {
+                "complication": c.description,
+                "cirse_grade": c.cirse_grade,
+                "clavien_dindo": _opt(c.clavien_dindo),
+                "complication_onset": c.onset_date,
+            }
+        if event.justification:
+            initial["justification"] = event.justification
+    elif t == "post_rfa_scan":
+        initial |= {
+            "modality": event.modality,
+            "extrahepatic_progression": event.extrahepatic_progression,
+        }
+        rows = [{"lesion_id": r.lesion_id, "outcome": r.outcome} for r in event.results]
+        rows += [
+            {
+                "lesion_id": x.lesion_id,
+                "outcome": "new",
+                "diameter_mm": x.diameter_mm,
+                "segment": x.segment or "",
+            }
+            for x in event.new_lesions
+        ]
+    elif t == "follow_up_visit":
+        initial |= {"visit_id": event.visit_id, "components": list(event.components)}
+    elif t == "adverse_event":
+        initial |= {
+            "term": event.term,
+            "grade": event.grade,
+            "serious": event.serious,
+            "related_to": list(event.related_to),
+            "end_date": event.end_date,
+            "outcome": _opt(event.outcome),
+        }
+    elif t == "withdrawal":
+        initial |= {"reason_given": event.reason, "initiated_by": event.initiated_by}
+    elif t == "death":
+        initial |= {"cause": event.cause}
+    return initial, rows
 
 
 # --- the kinds ------------------------------------------------------------------------------------
@@ -318,16 +405,25 @@ ENTRY_KINDS: dict[str, EntryKind] = {
     "imaging": EntryKind(ImagingForm, build_imaging, MeasurementForm, "Lesions", 3),
     "lab_panel": EntryKind(LabForm, build_labs),
     "rfa_session": EntryKind(RfaForm, build_rfa, AblationForm, "Lesions ablated", 1),
+    "post_rfa_scan": EntryKind(
+        PostRfaForm, build_post_rfa, PostRfaRowForm, "Ablated lesions and new lesions", 2
+    ),
+    "follow_up_visit": EntryKind(FollowUpForm, build_follow_up),
+    "adverse_event": EntryKind(AdverseEventForm, build_adverse_event),
+    "withdrawal": EntryKind(WithdrawalForm, build_withdrawal),
+    "death": EntryKind(DeathForm, build_death),
+    "lost_to_follow_up": EntryKind(LostForm, build_lost),
 }
 
 
-def _known_lesions(patient: m.Patient) -> list[dict[str, Any]]:
+def _evaluation(patient: m.Patient) -> dict[str, Any]:
     state = m.PatientState.objects.filter(patient=patient).first()
-    return list(state.evaluation.get("lesions", [])) if state else []
+    return dict(state.evaluation) if state else {}
 
 
 def _initial_rows(kind: str, patient: m.Patient) -> list[dict[str, Any]]:
-    lesions = _known_lesions(patient)
+    evaluation = _evaluation(patient)
+    lesions = list(evaluation.get("lesions", []))
     if kind == "imaging":
         return [
             {"lesion_id": les["lesion_id"], "segment": les.get("segment") or ""}
@@ -335,12 +431,20 @@ def _initial_rows(kind: str, patient: m.Patient) -> list[dict[str, Any]]:
             if les.get("organ", "liver") == "liver"
         ]
     if kind == "rfa_session":
-        state = m.PatientState.objects.filter(patient=patient).first()
-        remaining = state.evaluation.get("lesions_remaining", []) if state else []
+        remaining = evaluation.get("lesions_remaining", [])
         return [{"lesion_id": x, "technical_success": True} for x in remaining]
+    if kind == "post_rfa_scan":
+        # the lesions of the last session, whose technique efficacy the scan judges
+        sessions = [s.event for s in read_events(patient) if isinstance(s.event, RfaSession)]
+        return [{"lesion_id": x.lesion_id} for x in sessions[-1].lesions] if sessions else []
     if kind == "systemic_cycle":
         return [{"name": "oxaliplatin", "unit": "mg/m2"}, {"name": "fluorouracil", "unit": "mg/m2"}]
     return []
+
+
+def _due_visits(patient: m.Patient) -> list[str]:
+    ids = patient.next_actions.filter(kind="follow_up_visit").values_list("visit_id", flat=True)
+    return [v for v in ids if v]
 
 
 def _site_ulns(patient: m.Patient) -> dict[str, float]:
@@ -373,7 +477,7 @@ def place_errors(
         if parts[0] == built.event["type"] and len(parts) > 1:  # the union's tag
             parts = parts[1:]
         text = match["message"]
-        head = parts[0]
+        head = built.aliases.get(parts[0], parts[0])
         if head in built.rows and formset is not None and len(parts) >= 2 and parts[1].isdigit():
             k = int(parts[1])
             index = built.rows[head][k] if k < len(built.rows[head]) else None
@@ -392,6 +496,12 @@ def place_errors(
                 form.add_error(names[k], text)
             else:
                 loose.append(f"{match['path']}: {text}")
+        elif head in built.item_fields and len(parts) >= 3 and parts[1] == "0":
+            name = built.item_fields[head].get(parts[2])
+            if name in form.fields:
+                form.add_error(name, text)
+            else:
+                loose.append(f"{match['path']}: {text}")
         elif head in form.fields:
             form.add_error(head, text)
         else:
@@ -401,20 +511,58 @@ def place_errors(
     return loose
 
 
-@signed_in
-def record_view(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
-    """Record one event of ``kind`` for the patient."""
-    patient = patient_or_404(request, pk)
+def error_summary(form: forms.Form, formset: BaseFormSet | None = None) -> list[dict[str, str]]:
+    """Every field's error with the id of its field (the summary's links), in page order."""
+    out: list[dict[str, str]] = []
+    for bound in form:
+        for e in bound.errors:
+            out.append({"id": bound.id_for_label, "label": str(bound.label), "text": str(e)})
+    if formset is not None:
+        for i, row in enumerate(formset.forms):
+            for bound in row:
+                for e in bound.errors:
+                    label = _("Row %(n)s, %(field)s") % {"n": i + 1, "field": bound.label}
+                    out.append({"id": bound.id_for_label, "label": label, "text": str(e)})
+            for e in row.non_field_errors():
+                first = next(iter(row), None)
+                out.append(
+                    {
+                        "id": first.id_for_label if first is not None else "",
+                        "label": _("Row %(n)s") % {"n": i + 1},
+                        "text": str(e),
+                    }
+                )
+    return out
+
+
+def _stored(patient: m.Patient, seq: int) -> StoredEvent:
+    for s in read_events(patient):
+        if s.row.seq == seq:
+            return s
+    raise Http404("no such event")
+
+
+def _entry(
+    request: HttpRequest, patient: m.Patient, kind: str, stored: StoredEvent | None
+) -> HttpResponse:
+    """The form of ``kind`` for a new event, or for ``stored`` (amended with a reason)."""
     spec = ENTRY_KINDS.get(kind)
     if spec is None:
         raise Http404("no form for this kind of event")
     if not can_write(request.user, patient.site.code):
-        raise PermissionDenied("your role at this site does not record clinical data")
-    form_kwargs: dict[str, Any] = {"ulns": _site_ulns(patient)} if kind == "lab_panel" else {}
-    rows_class = formset_factory(spec.rows, extra=spec.extra_rows) if spec.rows else None
+        raise PermissionDenied(_("your role at this site does not record clinical data"))
+    amending = stored is not None
+    code = format_for_request(request, patient.site.code)
+    form_kwargs: dict[str, Any] = {"date_format": code, "amending": amending}
+    if kind == "lab_panel":
+        form_kwargs["ulns"] = _site_ulns(patient)
+    rows_class = (
+        formset_factory(spec.rows, extra=0 if amending else spec.extra_rows) if spec.rows else None
+    )
     deviations: list[Any] = []
     loose: list[str] = []
     needs_justification = False
+    status = 200
     if request.method == "POST":
         form = spec.form(request.POST, **form_kwargs)
         formset = rows_class(request.POST, prefix="rows") if rows_class else None
@@ -423,53 +571,114 @@ def record_view(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
             built = spec.build(form.cleaned_data, rows)
             justification = form.cleaned_data.get("justification") or None
             try:
-                result = record_event(
-                    patient, built.event, actor=actor_of(request), justification=justification
-                )
+                if stored is None:
+                    result = record_event(
+                        patient, built.event, actor=actor_of(request), justification=justification
+                    )
+                else:
+                    result = amend_event(
+                        patient,
+                        stored.row.seq,
+                        built.event,
+                        expected_version=form.cleaned_data["version"],
+                        actor=actor_of(request),
+                        reason=form.cleaned_data["reason"],
+                        justification=justification,
+                    )
             except JustificationRequiredError as exc:
                 deviations = list(exc.deviations)
                 needs_justification = True
                 form.add_error(
                     "justification",
-                    "This event breaks the protocol: explain why to record it.",
+                    _("This event breaks the protocol: explain why to record it."),
                 )
+            except StaleRecordError:
+                status = 409
+                loose = [
+                    _(
+                        "Someone else changed this record since you opened it; nothing was"
+                        " saved. Reload the record to see the new values, then make your"
+                        " change again."
+                    )
+                ]
             except EventError as exc:
                 loose = place_errors(str(exc), form, formset, built)
             else:
                 label = KIND_LABELS.get(kind, kind)
-                flagged = f" ({len(result.flagged)} deviation(s) flagged)" if result.flagged else ""
-                messages.success(request, f"{label} of {built.event['date']} recorded{flagged}.")
-                if kind == "lab_panel":
+                when = format_date(date.fromisoformat(built.event["date"]), code)
+                flagged = (
+                    _(" (%(n)s deviation(s) flagged)") % {"n": len(result.flagged)}
+                    if result.flagged
+                    else ""
+                )
+                verb = _("corrected") if amending else _("recorded")
+                messages.success(request, f"{label} {when} {verb}{flagged}.")
+                if kind == "lab_panel" and not amending:
                     return redirect("web:gate", pk=patient.pk)
                 return redirect("web:patient", pk=patient.pk)
         needs_justification = needs_justification or bool(request.POST.get("justification"))
+        status = status if status != 200 else 422
     else:
-        form = spec.form(initial={"date": date.today()}, **form_kwargs)
-        formset = (
-            rows_class(prefix="rows", initial=_initial_rows(kind, patient)) if rows_class else None
-        )
+        if stored is None:
+            initial: dict[str, Any] = {"date": date.today()}
+            row_initial = _initial_rows(kind, patient)
+        else:
+            initial, row_initial = initial_of(stored.event)
+            initial["version"] = stored.row.version
+            if stored.row.justification and kind != "rfa_session":
+                initial["justification"] = stored.row.justification
+        if kind == "death":
+            initial.setdefault("cause", "unknown")
+        form = spec.form(initial=initial, **form_kwargs)
+        formset = rows_class(prefix="rows", initial=row_initial) if rows_class else None
+        needs_justification = bool(initial.get("justification"))
+    hidden = {"justification", "reason", "version"}
     return render(
         request,
-        "web/record.html",
+        "web/entry.html",
         {
             "patient": patient,
             "kind": kind,
             "label": KIND_LABELS.get(kind, kind),
+            "stored": stored,
             "form": form,
             "formset": formset,
             "rows_title": spec.rows_title,
             "deviations": deviations,
             "loose_errors": loose,
+            "summary": error_summary(form, formset),
             "needs_justification": needs_justification,
             "regimens": REGIMENS,
+            "ctcae_terms": CTCAE_TERMS,
+            "visits": _due_visits(patient) if kind == "follow_up_visit" else [],
+            "date_placeholder": placeholder(code),
             "event_fields": [
                 form[name]
                 for name in form.fields
-                if name != "justification"
+                if name not in hidden
                 and not (kind == "lab_panel" and name in {a for a, *_ in LAB_FIELDS})
                 and not name.endswith("_uln")
             ],
             "lab_rows": form.lab_rows() if isinstance(form, LabForm) else None,
+            "protocol_version": default_protocol().study.version,
         },
-        status=422 if request.method == "POST" else 200,
+        status=status,
     )
+
+
+@signed_in
+def record_view(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """Record one event of ``kind`` for the patient."""
+    patient = patient_or_404(request, pk)
+    return _entry(request, patient, kind, None)
+
+
+@signed_in
+def amend_view(request: HttpRequest, pk: int, seq: int) -> HttpResponse:
+    """Correct the patient's recorded event ``seq``, with a reason (randomization excepted: its
+    arm is the allocation list's)."""
+    patient = patient_or_404(request, pk)
+    stored = _stored(patient, seq)
+    if stored.kind not in ENTRY_KINDS:
+        raise Http404("this record is not corrected here")
+    return _entry(request, patient, stored.kind, stored)

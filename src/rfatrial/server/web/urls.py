@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rfatrial.server.web import dashboard, entry, views
+from rfatrial.server.web import dashboard, dates, enrol, entry, views
 
 app_name = "web"
 
@@ -18,7 +18,11 @@ urlpatterns = [
     path("worklist.csv", views.worklist_csv, name="worklist_csv"),
     path("worklist.ics", views.worklist_ics, name="worklist_ics"),
     path("patients/", views.patients, name="patients"),
+    path("patients/new/", enrol.enrol_view, name="enrol"),
     path("patients/<int:pk>/", views.patient_page, name="patient"),
+    path("patients/<int:pk>/randomize/", enrol.randomize_view, name="randomize"),
+    path("patients/<int:pk>/events/<int:seq>/", entry.amend_view, name="amend"),
+    path("sites/<str:code>/settings/", dates.site_settings_view, name="site_settings"),
     path("patients/<int:pk>/gate/", views.gate_page, name="gate"),
     path("patients/<int:pk>/record/<slug:kind>/", entry.record_view, name="record"),
 ]

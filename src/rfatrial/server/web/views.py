@@ -20,6 +20,7 @@ from rfatrial.server.study.convert import read_events
 from rfatrial.server.web import throttle
 from rfatrial.server.web.access import (
     SESSION_SITE,
+    WRITER_ROLES,
     can_write,
     client_ip,
     current_site,
@@ -27,9 +28,11 @@ from rfatrial.server.web.access import (
     post_only,
     selected_sites,
     signed_in,
+    user_roles,
     user_sites,
 )
 from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
+from rfatrial.server.web.enrol import can_randomize
 from rfatrial.server.web.summaries import event_summary
 
 ACTION_KINDS = [
@@ -336,7 +339,12 @@ def patients(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         rows = rows.filter(study_id__icontains=q)
-    return render(request, "web/patients.html", {"patients": list(rows[:1000]), "q": q})
+    can_enrol = any(roles & WRITER_ROLES for roles in user_roles(request.user).values())
+    return render(
+        request,
+        "web/patients.html",
+        {"patients": list(rows[:1000]), "q": q, "can_enrol": can_enrol},
+    )
 
 
 def _lesion_table(evaluation: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -421,6 +429,8 @@ def patient_page(request: HttpRequest, pk: int) -> HttpResponse:
             "lab_table": lab_table,
             "lab_charts": lab_charts,
             "can_write": can_write(request.user, patient.site.code),
+            "can_randomize": can_randomize(request.user, patient.site.code)
+            and not (state and state.arm),
             "today": today(),
         },
     )
