@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rfatrial.server.study",
     "rfatrial.server.api",
     "rfatrial.server.language",
+    "rfatrial.server.monitoring",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

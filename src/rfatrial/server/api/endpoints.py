@@ -30,6 +30,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, create_model
 
 from rfatrial.kernel import history as kernel
+from rfatrial.server.api import monitoring
 from rfatrial.server.api import schemas as s
 from rfatrial.server.api.access import AUDIT, MANAGE, RANDOMIZE, READ, WRITE, Access, pseudonym
 from rfatrial.server.api.auth import SessionAuth, TokenAuth, create_token
@@ -627,14 +628,14 @@ def _register(kind: str, cls: type[BaseModel]) -> None:
                 "PUT",
                 base + "/{seq}",
                 update_view,
-                {200: written, **WRITE_CODES},
+                {200: written, **WRITE_CODES, 423: E},  # 423: the record is locked
                 f"correct a {kind} record (version read, reason)",
             ),
             (
                 "DELETE",
                 base + "/{seq}",
                 delete_view,
-                {204: None, **WRITE_CODES},
+                {204: None, **WRITE_CODES, 423: E},
                 f"delete a {kind} record entered in error (version, reason)",
             ),
         ]
@@ -730,3 +731,8 @@ def take_role(request: HttpRequest, code: str, role_id: int, reason: str) -> Any
         raise HttpError(404, f"no role {role_id} at site {code}")
     revoke_role(grant, actor=_actor(request), reason=reason)
     return Status(204, None)
+
+
+# --- data queries, signatures, locks, vital signs and ECG (their own router) -------------------
+
+monitoring.register(api)

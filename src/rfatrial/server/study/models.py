@@ -462,3 +462,47 @@ class AuditHead(models.Model):
 
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+
+# --- vital signs and ECG (server records, not events of the kernel's history) ------------------
+
+ECG_RHYTHMS = [
+    (r, r.replace("_", " "))
+    for r in ("sinus", "atrial_fibrillation", "atrial_flutter", "paced", "other")
+]
+
+
+class VitalSigns(StudyRecord):
+    """Vital signs taken at a visit; any measurement may be missing, none may be impossible."""
+
+    kind: ClassVar[str] = "vital_signs"
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
+    systolic_bp_mmhg = models.PositiveSmallIntegerField(
+        "systolic blood pressure", null=True, blank=True
+    )
+    diastolic_bp_mmhg = models.PositiveSmallIntegerField(
+        "diastolic blood pressure", null=True, blank=True
+    )
+    heart_rate_per_min = models.PositiveSmallIntegerField("heart rate", null=True, blank=True)
+    temperature_c = models.FloatField("temperature", null=True, blank=True)
+    weight_kg = models.FloatField("weight", null=True, blank=True)
+    height_cm = models.FloatField("height", null=True, blank=True)
+    spo2_percent = models.PositiveSmallIntegerField("SpO2", null=True, blank=True)
+
+
+class Ecg(StudyRecord):
+    """A 12-lead ECG: rhythm, rate, intervals and the investigator's reading of it."""
+
+    kind: ClassVar[str] = "ecg"
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
+    rhythm = models.CharField(max_length=32, choices=ECG_RHYTHMS)
+    heart_rate_per_min = models.PositiveSmallIntegerField("heart rate")
+    qtcf_ms = models.PositiveSmallIntegerField("QTcF", null=True, blank=True)
+    pr_ms = models.PositiveSmallIntegerField("PR interval", null=True, blank=True)
+    qrs_ms = models.PositiveSmallIntegerField("QRS duration", null=True, blank=True)
+    clinically_significant = models.BooleanField(
+        "clinically significant abnormality", default=False
+    )
+    abnormality = models.TextField(blank=True, default="")

@@ -27,6 +27,8 @@ from rfatrial.kernel.evaluation import Evaluation, to_json_dict
 from rfatrial.kernel.history import Event, PatientHistory
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol, default_protocol, format_validation_error
+from rfatrial.server.monitoring.edit_checks import run_edit_checks
+from rfatrial.server.monitoring.signing import check_unlocked, void_signatures
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor, Audit, audited
 from rfatrial.server.study.convert import (
@@ -264,6 +266,7 @@ def record_event(
         row = write_event(audit, patient, seq, event, justification=extra)
         stored.append(StoredEvent(event.type, row, event))
         store_evaluation(patient, evaluation, stored)
+        run_edit_checks(audit, patient, stored=stored, protocol=protocol)
     return WriteResult(patient, row, evaluation, flagged)
 
 
@@ -306,6 +309,7 @@ def amend_event(
                 " right event"
             )
         audit.check_version(stored[i].row, expected_version)
+        check_unlocked(stored[i].row)  # a locked record refuses every change
         events = [s.event for s in stored]
         events[i] = event
         history = _history(patient, events)
@@ -320,8 +324,11 @@ def amend_event(
             reason=reason,
             justification=extra,
         )
+        if row.version != expected_version:  # it changed: its signature no longer holds
+            void_signatures(audit, row, reason=reason)
         stored[i] = StoredEvent(event.type, row, event)
         store_evaluation(patient, evaluation, stored)
+        run_edit_checks(audit, patient, stored=stored, protocol=protocol)
     return WriteResult(patient, row, evaluation, flagged)
 
 
@@ -342,10 +349,13 @@ def delete_event(
         patient = _locked(patient)
         stored = read_events(patient)
         i = _find(stored, seq)
+        check_unlocked(stored[i].row)
         delete_event_rows(audit, stored[i], expected_version=expected_version, reason=reason)
+        void_signatures(audit, stored[i].row, reason=reason, deleted=True)
         del stored[i]
         history = _history(patient, [s.event for s in stored])
         evaluation = _evaluate_and_store(patient, stored, history, today, protocol)
+        run_edit_checks(audit, patient, stored=stored, protocol=protocol)
     return WriteResult(patient, None, evaluation, ())
 
 
