@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rfatrial.server.web",
     "rfatrial.server.study",
     "rfatrial.server.api",
+    "rfatrial.server.planning",
     "rfatrial.server.language",
     "rfatrial.server.monitoring",
 ]

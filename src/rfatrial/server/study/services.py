@@ -29,6 +29,7 @@ from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol, default_protocol, format_validation_error
 from rfatrial.server.monitoring.edit_checks import run_edit_checks
 from rfatrial.server.monitoring.signing import check_unlocked, void_signatures
+from rfatrial.server.planning.services import mark_plan_done
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor, Audit, audited
 from rfatrial.server.study.convert import (
@@ -264,6 +265,7 @@ def record_event(
         seq = stored[-1].row.seq + 1 if stored else 0
         extra = None if event.type == "rfa_session" else justification
         row = write_event(audit, patient, seq, event, justification=extra)
+        mark_plan_done(audit, patient, row, event)
         stored.append(StoredEvent(event.type, row, event))
         store_evaluation(patient, evaluation, stored)
         run_edit_checks(audit, patient, stored=stored, protocol=protocol)
