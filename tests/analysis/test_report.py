@@ -20,6 +20,7 @@ from rfatrial import __version__
 from rfatrial.analysis import logrank_test
 from rfatrial.analysis.datasets import DAYS_PER_MONTH
 from rfatrial.analysis.report import REPORT_STEPS, ReportResult, build_report
+from rfatrial.kernel.history import PatientHistory
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.report_command import report
 from rfatrial.simulation.cohort import simulate_cohort
@@ -54,9 +55,24 @@ def test_sections_and_first_page(built: tuple[Path, ReportResult, list[str]]) ->
     text = result.html.read_text("utf-8")
     for title in SECTIONS:
         assert f">{html.escape(title)}</h" in text, title
+    # the snapshot hash: each history's canonical JSON (sorted keys, no spaces), one per line,
+    # in (site, patient id) order; the manifest is not data
     files = sorted(p for p in (root / "cohort").glob("*.json") if p.name != "manifest.json")
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    docs = [json.loads(p.read_text("utf-8")) for p in files]
+    docs.sort(key=lambda d: (d["site"], d["patient_id"]))
+    lines = [
+        json.dumps(
+            PatientHistory.model_validate(d).model_dump(mode="json"),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        + "\n"
+        for d in docs
+    ]
+    digest = hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
     assert result.data_hash == digest and digest in text
+    assert f"<td>Patients</td><td>{len(files)}</td>" in text
     assert f"rfatrial {__version__}" in text
     assert f"<td>Protocol version</td><td>{default_protocol().version}</td>" in text
     # self-contained: nothing is fetched

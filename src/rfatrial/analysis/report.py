@@ -1,14 +1,16 @@
-"""The study report: a cohort directory in, a self-contained HTML file and a PDF out.
+"""The study report: patient histories in, a self-contained HTML file and a PDF out.
 
 :func:`build_report` reads every history of a cohort directory (a simulated cohort, or an export
-of the study database in the same format), derives the analysis datasets
+of the study database in the same format) or takes a :class:`Cohort` read from the study database
+(:mod:`rfatrial.analysis.study_database`), derives the analysis datasets
 (:mod:`rfatrial.analysis.datasets`), runs the statistics (:mod:`rfatrial.analysis`) and writes
 
 * ``report.html``: one file, CSS inline, figures as base64 PNG, nothing fetched from the network;
 * ``report.pdf``: the same content on A4 pages (matplotlib, Agg backend).
 
-The first page names the protocol version, the SHA-256 of the data snapshot (the history files'
-bytes concatenated in sorted file-name order; ``manifest.json`` is not part of it) and the
+The first page names the protocol version, the SHA-256 of the data snapshot (:func:`snapshot_hash`:
+the canonical JSON of every history in site and patient order, so a directory and the database
+holding the same histories have the same hash; ``manifest.json`` is not part of it) and the
 software version. Sections: CONSORT flow, baseline by arm, efficacy (Kaplan-Meier curves with
 numbers at risk, medians and landmark rates, log-rank and Cox models stratified as randomized,
 test of proportional hazards, RMST difference), hazard ratios by stratum (forest plot), local
@@ -69,6 +71,8 @@ __all__ = [
     "Cohort",
     "ReportResult",
     "build_report",
+    "canonical_history",
+    "cohort_of",
     "load_cohort",
     "snapshot_hash",
 ]
@@ -98,20 +102,38 @@ REPORT_STEPS = (
 
 @dataclass(frozen=True)
 class Cohort:
-    """The histories of a cohort directory, its manifest (if any) and the snapshot's hash."""
+    """The histories of a cohort, where they come from, the manifest (if any), the snapshot's hash.
 
-    directory: Path
+    ``source`` names the origin for the first page (a directory, or the study database and its
+    sites); ``files`` are the history files of a directory (empty for the database).
+    """
+
+    source: str
     histories: list[PatientHistory]
     files: list[Path]
     manifest: dict[str, Any] | None
     data_hash: str
+    directory: Path | None = None
 
 
-def snapshot_hash(files: Sequence[Path]) -> str:
-    """SHA-256 of the files' bytes, concatenated in sorted file-name order."""
+def canonical_history(history: PatientHistory) -> bytes:
+    """The history as canonical JSON: sorted keys, no spaces, UTF-8 (one line)."""
+    return json.dumps(
+        history.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def snapshot_hash(histories: Sequence[PatientHistory]) -> str:
+    """SHA-256 of the data snapshot: the canonical JSON of every history, one per line, in
+    (site, patient id) order.
+
+    The hash depends on the histories' content only, not on how they were stored: the same
+    patients read from a cohort directory or from the study database have the same hash.
+    """
     digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.name):
-        digest.update(path.read_bytes())
+    for h in sorted(histories, key=lambda h: (h.site, h.patient_id)):
+        digest.update(canonical_history(h))
+        digest.update(b"\n")
     return digest.hexdigest()
 
 
@@ -126,7 +148,22 @@ def load_cohort(directory: str | Path) -> Cohort:
     histories = [parse_history(p.read_bytes(), source=p.name) for p in files]
     manifest_path = d / "manifest.json"
     manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else None
-    return Cohort(d, histories, files, manifest, snapshot_hash(files))
+    return Cohort(
+        f"directory {d} ({len(files)} history files)",
+        histories,
+        files,
+        manifest,
+        snapshot_hash(histories),
+        d,
+    )
+
+
+def cohort_of(histories: Sequence[PatientHistory], source: str) -> Cohort:
+    """A cohort of histories read elsewhere (the study database), with its snapshot hash."""
+    if not histories:
+        raise ValueError(f"{source}: no patients")
+    ordered = sorted(histories, key=lambda h: (h.site, h.patient_id))
+    return Cohort(source, ordered, [], None, snapshot_hash(ordered))
 
 
 # --- tables ---------------------------------------------------------------------------------------
@@ -270,7 +307,7 @@ class ReportResult:
 
 
 def build_report(
-    cohort_dir: str | Path,
+    cohort_dir: str | Path | Cohort,
     out_dir: str | Path,
     *,
     protocol: Protocol | None = None,
@@ -283,7 +320,8 @@ def build_report(
     Parameters
     ----------
     cohort_dir
-        A directory of history files (``rfatrial simulate cohort`` writes one).
+        A directory of history files (``rfatrial simulate cohort`` writes one), or a
+        :class:`Cohort` already read (:func:`cohort_of`, e.g. from the study database).
     out_dir
         Where the report goes (created if needed).
     protocol
@@ -302,7 +340,7 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
 
     step(REPORT_STEPS[0])
-    cohort = load_cohort(cohort_dir)
+    cohort = cohort_dir if isinstance(cohort_dir, Cohort) else load_cohort(cohort_dir)
     step(REPORT_STEPS[1])
     ds = derive_datasets(cohort.histories, protocol, cutoff=cutoff)
     randomized = ds.randomized
@@ -362,7 +400,8 @@ def _title_section(
         ["Protocol version", protocol.version],
         ["Data snapshot SHA-256", cohort.data_hash],
         ["Software version", f"rfatrial {__version__}"],
-        ["History files", str(len(cohort.files))],
+        ["Data source", cohort.source],
+        ["Patients", str(len(cohort.histories))],
         ["Data cut-off", cutoff.isoformat() if cutoff else "none (all records)"],
         ["Generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")],
     ]
