@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from rfatrial.server.study import models as m
-from tests.server.api.conftest import ROLES, World, adverse_event, client_of
+from tests.server.api.conftest import ROLES, World, adverse_event, client_of, day
 
 READERS = {"investigator", "coordinator", "monitor", "data_manager", "statistician"}
 WRITERS = {"investigator", "coordinator"}
@@ -72,6 +72,17 @@ def call(client: Client, endpoint: str, p: m.Patient) -> Any:
         return client.post(f"{base}/randomize", "{}", content_type="application/json")
     if endpoint == "roles":
         return client.get(f"/api/sites/{p.site.code}/roles")
+    if endpoint in ("planner", "plans"):
+        return client.get(f"{base}/{endpoint}")
+    if endpoint.startswith("plan_"):
+        from rfatrial.server.planning.services import open_plan
+
+        plan = open_plan(p)
+        choice: dict[str, Any] = {"lesions": [], "planned_date": day(1)}
+        if endpoint == "plan_confirm":
+            choice |= {"version": plan.version if plan else 1, "confirm": True}
+        url = f"{base}/plans/check" if endpoint == "plan_check" else f"{base}/plans"
+        return client.post(url, json.dumps(choice), content_type="application/json")
     raise AssertionError(endpoint)
 
 
@@ -93,6 +104,11 @@ def expected_own_site(role: str, endpoint: str) -> int:
         "delete": (WRITERS, 204),
         "register": (WRITERS, 201),
         "randomize": ({"investigator"}, 201),
+        "planner": (AUDITORS, 200),
+        "plans": (AUDITORS, 200),
+        "plan_check": (WRITERS, 200),
+        "plan_draft": (WRITERS, 201),
+        "plan_confirm": ({"investigator"}, 422),  # refused: nothing to ablate before randomization
     }
     if endpoint == "roles":
         return admin_only
@@ -112,10 +128,15 @@ ENDPOINTS = [
     "ae_read",
     "evaluation",
     "lesions",
+    "planner",
+    "plans",
     "audit",
     "create",
     "update",
     "delete",
+    "plan_check",
+    "plan_draft",
+    "plan_confirm",
     "register",
     "randomize",
     "roles",

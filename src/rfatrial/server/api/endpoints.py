@@ -30,7 +30,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, create_model
 
 from rfatrial.kernel import history as kernel
-from rfatrial.server.api import monitoring
+from rfatrial.server.api import monitoring, planning
 from rfatrial.server.api import schemas as s
 from rfatrial.server.api.access import AUDIT, MANAGE, RANDOMIZE, READ, WRITE, Access, pseudonym
 from rfatrial.server.api.auth import SessionAuth, TokenAuth, create_token
@@ -736,3 +736,4 @@ def take_role(request: HttpRequest, code: str, role_id: int, reason: str) -> Any
 # --- data queries, signatures, locks, vital signs and ECG (their own router) -------------------
 
 monitoring.register(api)
+planning.register(api)

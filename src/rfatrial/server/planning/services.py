@@ -25,15 +25,24 @@ refused.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from rfatrial.kernel.batch_planner import PlanCheck, PlanFinding, check_plan
+from rfatrial.kernel.batch_planner import (
+    PlanCheck,
+    PlanFinding,
+    check_plan,
+    plan_sessions,
+    remaining_lesion_features,
+)
+from rfatrial.kernel.batch_planner import SessionPlan as Proposal
+from rfatrial.kernel.evaluation import Evaluation
 from rfatrial.kernel.history import Event
+from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol, default_protocol
 from rfatrial.server.planning.models import OPEN, PlanStatus, SessionPlan
 from rfatrial.server.study import models as m
@@ -42,12 +51,14 @@ from rfatrial.server.study.convert import history_from_db
 
 __all__ = [
     "MAX_LESIONS_IN_A_CHOICE",
+    "Overview",
     "PlanError",
     "PlanRefusedError",
     "cancel_plan",
     "check_patient_plan",
     "mark_plan_done",
     "open_plan",
+    "overview",
     "plans_of",
     "save_plan",
 ]
@@ -113,6 +124,40 @@ def check_patient_plan(
         planned_date=planned_date,
         today=today or date.today(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The planner's view of the patient today: each remaining lesion with its features and
+    verdict, the proposal, and the number of the next session."""
+
+    evaluation: Evaluation
+    proposal: Proposal
+    lesions: list[dict[str, Any]]
+
+    @property
+    def session(self) -> int:
+        return self.evaluation.rfa_sessions_done + 1
+
+
+def overview(
+    patient: m.Patient, *, today: date | None = None, protocol: Protocol | None = None
+) -> Overview:
+    """Every remaining lesion of the patient judged for the next session, and the proposal."""
+    protocol = protocol or default_protocol()
+    history = history_from_db(patient)
+    evaluation = evaluate(history, protocol, today or date.today())
+    features = remaining_lesion_features(history, evaluation)
+    proposal = plan_sessions(features, protocol, sessions_done=evaluation.rfa_sessions_done)
+    verdicts = {v.lesion_id: v for v in proposal.verdicts}
+    lesions = []
+    for f in features:
+        v = verdicts[f.lesion_id]
+        lesions.append(
+            asdict(f)
+            | {"verdict": v.verdict, "reasons": list(v.reasons), "warnings": list(v.warnings)}
+        )
+    return Overview(evaluation, proposal, lesions)
 
 
 def findings_json(check: PlanCheck) -> list[dict[str, Any]]:
