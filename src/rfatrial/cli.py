@@ -29,7 +29,14 @@ from rfatrial.kernel.protocol import (
     load_protocol,
 )
 from rfatrial.report_command import report
-from rfatrial.server.cli import audit_app, load_command, migrate_command
+from rfatrial.server.cli import (
+    audit_app,
+    backup_command,
+    load_command,
+    migrate_command,
+    restore_command,
+    serve_command,
+)
 from rfatrial.simulation.cli import simulate_app
 
 app = typer.Typer(
@@ -45,6 +52,9 @@ app.add_typer(simulate_app, name="simulate")
 # The study database: `rfatrial migrate`, `rfatrial load DIR`, `rfatrial audit verify`.
 app.command("migrate")(migrate_command)
 app.command("load")(load_command)
+app.command("serve")(serve_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(audit_app, name="audit")
 app.command("report")(report)
 
