@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from rfatrial.server.web import dashboard, dates, enrol, entry, views
+from rfatrial.server.web import dashboard, dates, enrol, entry, planner, views
 
 app_name = "web"
 
@@ -24,5 +24,7 @@ urlpatterns = [
     path("patients/<int:pk>/events/<int:seq>/", entry.amend_view, name="amend"),
     path("sites/<str:code>/settings/", dates.site_settings_view, name="site_settings"),
     path("patients/<int:pk>/gate/", views.gate_page, name="gate"),
+    path("patients/<int:pk>/planner/", planner.planner_page, name="planner"),
+    path("patients/<int:pk>/planner/check/", planner.planner_check, name="planner_check"),
     path("patients/<int:pk>/record/<slug:kind>/", entry.record_view, name="record"),
 ]
