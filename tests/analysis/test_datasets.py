@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from rfatrial.analysis.datasets import DAYS_PER_MONTH, derive_datasets, months_between
+from rfatrial.analysis.datasets import (
+    DAYS_PER_MONTH,
+    derive_datasets,
+    months_between,
+    worst_clavien_dindo,
+)
+from rfatrial.analysis.summaries import clavien_dindo_table, complications_per_patient
 from rfatrial.kernel.history import PatientHistory
 
 STRATUM = {"site": "S01", "liver_lesions": "<=5", "ras_status": "wild_type"}
@@ -276,6 +282,128 @@ def test_growth_death_withdrawal_and_no_assessment() -> None:
     assert data.event.tolist() == [1, 1, 0]
 
 
+def test_ltp_free_survival_per_patient() -> None:
+    ds = derive_datasets([experimental()])
+    # the first LTP of any ablated tumour (L1, 2026-09-01), from randomization
+    row = by(ds.endpoints, endpoint="LTPFS")
+    assert (row.event, row.start, row.end) == (1, date(2026, 1, 5), date(2026, 9, 1))
+    assert row.reason == "local progression L1"
+    assert row.time_months == pytest.approx(239 / 30.4375)
+    # before the LTP, a cut-off: censored at the last tumour assessment without LTP
+    early = by(
+        derive_datasets([experimental()], cutoff=date(2026, 8, 31)).endpoints, endpoint="LTPFS"
+    )
+    assert (early.event, early.end) == (0, date(2026, 6, 1))
+    # extrahepatic progression is not LTP; death after it is the event
+    data = experimental().model_dump()
+    data["events"] = [e for e in data["events"] if not e.get("local_progression")]
+    no_ltp = PatientHistory.model_validate(data)
+    row = by(derive_datasets([no_ltp]).endpoints, endpoint="LTPFS")
+    assert (row.event, row.end, row.reason) == (1, date(2027, 7, 5), "death")
+
+
+def test_disease_free_survival_from_liver_ned() -> None:
+    ds = derive_datasets([experimental()])
+    # liver NED on 2026-06-01 (L2 complete after its repeat ablation); the LTP of L1 on
+    # 2026-09-01 is the first recurrence: 92 days
+    row = by(ds.endpoints, endpoint="DFS")
+    assert (row.start, row.end, row.event) == (date(2026, 6, 1), date(2026, 9, 1), 1)
+    assert row.reason == "local progression L1"
+    assert row.time_months == pytest.approx(92 / 30.4375)
+    assert ds.survival("DFS").time.tolist() == pytest.approx([92 / 30.4375])
+
+
+def _control_with_complete_response(pid: str, extrahepatic: bool = False) -> PatientHistory:
+    """Both liver lesions gone on systemic therapy alone (RECIST: 0 mm) on 2026-03-01."""
+    h = history(
+        pid,
+        "control",
+        [
+            folfox("2026-01-06"),
+            {
+                "type": "imaging",
+                "date": "2026-03-01",
+                "modality": "CT",
+                "lesions": [liver("L1", 0), liver("L2", 0)],
+            },
+            {"type": "imaging", "date": "2026-06-01", "modality": "CT", "purpose": "follow_up"},
+            {
+                "type": "imaging",
+                "date": "2026-09-01",
+                "modality": "CT",
+                "purpose": "follow_up",
+                "new_lesions": [liver("N1", 8)],
+            },
+            {"type": "imaging", "date": "2026-12-01", "modality": "CT", "purpose": "follow_up"},
+        ],
+    )
+    data = h.model_dump()
+    data["events"][0]["extrahepatic_disease"] = extrahepatic
+    return PatientHistory.model_validate(data)
+
+
+def test_disease_free_survival_in_either_arm_and_who_enters_it() -> None:
+    cr = _control_with_complete_response("P-CR")
+    extra = _control_with_complete_response("P-EXTRA", extrahepatic=True)
+    never = history("P-NEVER", "control", [{"type": "death", "date": "2026-04-01"}])
+    ds = derive_datasets([cr, extra, never])
+    # the liver is NED when both lesions have disappeared; a new liver lesion is the recurrence
+    assert by(ds.patients, patient_id="P-CR").liver_ned_reached == date(2026, 3, 1)
+    row = by(ds.endpoints, endpoint="DFS", patient_id="P-CR")
+    assert (row.start, row.end, row.event) == (date(2026, 3, 1), date(2026, 9, 1), 1)
+    assert row.reason == "new liver lesion(s)"
+    # extrahepatic disease at screening: the liver is NED, the patient is not disease-free
+    assert by(ds.patients, patient_id="P-EXTRA").liver_ned_reached == date(2026, 3, 1)
+    assert [r.patient_id for r in ds.endpoint_rows("DFS")] == ["P-CR"]
+    # never NED: no DFS row; LTPFS of a control patient is death
+    lt = by(ds.endpoints, endpoint="LTPFS", patient_id="P-NEVER")
+    assert (lt.event, lt.end, lt.reason) == (1, date(2026, 4, 1), "death")
+    # before the recurrence: censored at the last assessment after NED, or at NED itself
+    cut = derive_datasets([cr], cutoff=date(2026, 8, 1))
+    row = by(cut.endpoints, endpoint="DFS")
+    assert (row.event, row.end, row.time_months) == (
+        0,
+        date(2026, 6, 1),
+        pytest.approx(92 / 30.4375),
+    )
+    cut = derive_datasets([cr], cutoff=date(2026, 3, 1))
+    row = by(cut.endpoints, endpoint="DFS")
+    assert (row.event, row.end, row.time_months, row.reason) == (
+        0,
+        date(2026, 3, 1),
+        0.0,
+        "no tumour assessment after liver NED",
+    )
+
+
+def test_clavien_dindo_worst_grade_per_session() -> None:
+    data = experimental().model_dump()
+    first = next(e for e in data["events"] if e["type"] == "rfa_session")
+    first["complications"] = [
+        {"description": "pain", "cirse_grade": 1, "clavien_dindo": "I"},
+        {"description": "haemorrhage", "cirse_grade": 3, "clavien_dindo": "IIIa"},
+        {"description": "fever", "cirse_grade": 1},
+    ]
+    h = PatientHistory.model_validate(data)
+    ds = derive_datasets([h])
+    s1, s2 = ds.sessions
+    assert (s1.worst_cirse, s1.clavien_dindo, s1.worst_clavien_dindo) == (
+        3,
+        ("I", "IIIa", None),
+        "IIIa",
+    )
+    assert (s2.worst_cirse, s2.worst_clavien_dindo) == (0, "none")
+    table = clavien_dindo_table(ds)
+    assert (table[0]["IIIa"], table[0]["none"], table[1]["IIIa"], table[2]["none"]) == (1, 1, 1, 1)
+    (pc,) = complications_per_patient(ds)
+    assert (pc.arm, pc.patients, pc.sessions) == ("experimental", 1, 2)
+    assert pc.cirse[3] == 1 and sum(pc.cirse.values()) == 1
+    assert pc.clavien_dindo["IIIa"] == 1 and sum(pc.clavien_dindo.values()) == 1
+    assert (pc.major_cirse, pc.major_clavien_dindo, pc.major_sessions) == (1, 1, 1)
+    assert worst_clavien_dindo([None, None]) == "not graded"
+    assert worst_clavien_dindo(["V", "IVb"]) == "V"
+
+
 def test_cutoff_ignores_later_records() -> None:
     ds = derive_datasets([experimental()], cutoff=date(2026, 12, 31))
     os_ = by(ds.endpoints, endpoint="OS")
@@ -287,13 +415,15 @@ def test_cutoff_ignores_later_records() -> None:
 
 def test_unknown_endpoint() -> None:
     with pytest.raises(ValueError, match="unknown endpoint"):
-        derive_datasets([experimental()]).survival("DFS")
+        derive_datasets([experimental()]).survival("EFS")
 
 
 def test_docstring_examples_run() -> None:
     import doctest
 
-    import rfatrial.analysis.datasets as module
+    import rfatrial.analysis.datasets as datasets
+    import rfatrial.analysis.summaries as summaries
 
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
+    for module in (datasets, summaries):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module

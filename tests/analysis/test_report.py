@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -106,6 +107,41 @@ def test_numbers_recomputed_from_the_histories(built: tuple[Path, ReportResult, 
     assert result.logrank_os == pytest.approx(lr.statistic, rel=1e-12)
     deaths = {a: sum(e for e, x in zip(event, arm, strict=True) if x == a) for a in arms}
     assert f"<td>Died</td><td>{deaths['control']}</td><td>{deaths['experimental']}</td>" in text
+
+
+def test_clavien_dindo_and_the_ltpfs_and_dfs_endpoints(
+    built: tuple[Path, ReportResult, list[str]],
+) -> None:
+    root, result, _ = built
+    text = result.html.read_text("utf-8")
+    # worst Clavien-Dindo grade of each session, straight from the files
+    order = ["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"]
+    worst: Counter[str] = Counter()
+    sessions = 0
+    for path in (root / "cohort").glob("S*.json"):
+        for e in json.loads(path.read_text("utf-8"))["events"]:
+            if e["type"] != "rfa_session":
+                continue
+            sessions += 1
+            grades = [c.get("clavien_dindo") for c in e.get("complications", [])]
+            graded = [g for g in grades if g]
+            if not grades:
+                worst["none"] += 1
+            elif not graded:
+                worst["not graded"] += 1
+            else:
+                worst[max(graded, key=order.index)] += 1
+    assert sessions > 10 and sum(v for k, v in worst.items() if k != "none") > 0
+    cells = "".join(f"<td>{worst[g]}</td>" for g in ["none", "not graded", *order])
+    assert f"<tr><td>All sessions</td><td>{sessions}</td>{cells}</tr>" in text
+    assert "Complications per patient (worst grade over the patient&#x27;s sessions)" in text
+    # LTPFS and DFS: a table, a comparison and a Kaplan-Meier figure each
+    for name in ("Local tumour progression-free survival", "Disease-free survival after liver NED"):
+        assert f"Kaplan-Meier: {name}" in text
+    assert "<tr><td>LTPFS</td>" in text and "<tr><td>DFS</td>" in text
+    assert "Liver NED and the DFS population" in text
+    # every randomized patient is in LTPFS
+    assert f"<td>Control (systemic)</td><td>{result.randomized['control']}</td>" in text
 
 
 def test_pdf_pages(built: tuple[Path, ReportResult, list[str]]) -> None:

@@ -34,10 +34,22 @@ Conventions (references/clinical.md §3; Puijk et al., Radiology 2021, DATECAN/S
   IHPFS   intrahepatic progression (local, new intrahepatic, intrahepatic growth) or death
   DPFS    distant progression (new intrahepatic, extrahepatic, any growth: every
           progression away from the ablation zones) or death
+  LTPFS   local tumour progression-free survival per patient: the first LTP of any
+          ablated tumour, or death (only the experimental arm's ablated tumours can
+          show LTP: in the control arm it is death alone)
+  DFS     disease-free survival, for patients rendered free of disease only: from the
+          day the liver is NED (see below) to any progression after that day
+          (local, new intrahepatic, extrahepatic, growth) or death
   ======  ==========================================================================
 
   The progression-based endpoints are censored at the last tumour assessment without that
-  endpoint's progression, or at randomization (time 0) when there is none.
+  endpoint's progression, or at their start (time 0) when there is none.
+* **Liver NED** (no evidence of disease in the liver) is the first day on which every liver
+  lesion known to the engine is ``complete`` (ablated, confirmed on the post-RFA scan) or
+  ``disappeared`` (RECIST: gone on imaging), in either arm. A patient is **rendered NED** (enters
+  DFS) when the liver is NED, there was no extrahepatic disease at screening and no extrahepatic
+  progression on or before that day. DFS starts on the NED day, not at randomization: it is a
+  comparison of the patients who reached NED, not of the randomized groups.
 * **Per lesion** (every lesion treated in at least one RFA session): technical success as
   recorded for the lesion's first ablation; technique efficacy = ``complete`` on the first
   post-RFA scan after the first ablation (``None`` when that scan has no result for it); assisted
@@ -64,7 +76,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -92,8 +104,10 @@ from rfatrial.kernel.protocol import Protocol, default_protocol
 from rfatrial.kernel.units import ClinicalValueError, to_canonical
 
 __all__ = [
+    "CLAVIEN_DINDO",
     "DAYS_PER_MONTH",
     "ENDPOINTS",
+    "ENDPOINT_NAMES",
     "LAB_MEASURES",
     "AdverseEventRow",
     "AnalysisDatasets",
@@ -107,17 +121,22 @@ __all__ = [
     "SystemicRow",
     "derive_datasets",
     "months_between",
+    "worst_clavien_dindo",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
-ENDPOINTS: tuple[str, ...] = ("OS", "PFS", "IHPFS", "DPFS")
+ENDPOINTS: tuple[str, ...] = ("OS", "PFS", "IHPFS", "DPFS", "LTPFS", "DFS")
 ENDPOINT_NAMES = {
     "OS": "Overall survival",
     "PFS": "Progression-free survival",
     "IHPFS": "Intrahepatic progression-free survival",
     "DPFS": "Distant progression-free survival",
+    "LTPFS": "Local tumour progression-free survival",
+    "DFS": "Disease-free survival after liver NED",
 }
-Endpoint = Literal["OS", "PFS", "IHPFS", "DPFS"]
+Endpoint = Literal["OS", "PFS", "IHPFS", "DPFS", "LTPFS", "DFS"]
+#: Clavien-Dindo grades from the mildest to the worst (Dindo et al. 2004).
+CLAVIEN_DINDO: tuple[str, ...] = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")
 
 #: Liver and renal function measures compared before and after each session, with their units.
 LAB_MEASURES: dict[str, str] = {
@@ -228,7 +247,11 @@ class LesionRow:
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
-    """One RFA session with its complications (CIRSE grade; 0 = none)."""
+    """One RFA session with its complications (CIRSE grade, 0 = none; Clavien-Dindo grade).
+
+    ``worst_clavien_dindo`` is the worst Clavien-Dindo grade of the session's complications,
+    ``"none"`` without complication, ``"not graded"`` when no complication has a grade.
+    """
 
     patient_id: str
     arm: str
@@ -237,6 +260,8 @@ class SessionRow:
     lesions: int
     complications: tuple[tuple[str, int], ...]
     worst_cirse: int
+    clavien_dindo: tuple[str | None, ...] = ()
+    worst_clavien_dindo: str = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +348,7 @@ class AnalysisDatasets:
         return [r for r in self.endpoints if r.endpoint == endpoint]
 
     def survival(self, endpoint: str) -> SurvivalData:
-        """The arrays of ``endpoint`` ("OS", "PFS", "IHPFS", "DPFS")."""
+        """The arrays of ``endpoint`` (one of :data:`ENDPOINTS`; DFS: the NED patients only)."""
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint '{endpoint}' (one of {', '.join(ENDPOINTS)})")
         rows = self.endpoint_rows(endpoint)
@@ -379,6 +404,11 @@ class _Progression:
     any: tuple[int, Event, str] | None = None
     intrahepatic: tuple[int, Event, str] | None = None
     distant: tuple[int, Event, str] | None = None
+    local: tuple[int, Event, str] | None = None
+    #: every assessment with a progression (for DFS: the first one after liver NED)
+    all: list[tuple[int, Event, str]] = field(default_factory=list)
+    #: the first assessment with extrahepatic progression
+    extrahepatic: tuple[int, Event] | None = None
 
 
 def _derive_patient(
@@ -436,7 +466,7 @@ def _derive_patient(
 
     sessions = [(i, e) for i, e in ordered if e.type == "rfa_session"]
     cycles = [e for _, e in ordered if e.type == "systemic_cycle"]
-    ned = _liver_ned_date(ev) if ev is not None and sessions else None
+    ned = _liver_ned_date(ev) if ev is not None and rand is not None else None
 
     followed = months_between(rand.date, last_contact) if rand is not None else 0.0
     out.patients.append(
@@ -489,7 +519,12 @@ def _derive_patient(
                 effective_scans.append(r.date)
     prog = _Progression()
     last_assessment: tuple[int, Event] | None = None
-    last_no_prog: dict[str, tuple[int, Event] | None] = {"PFS": None, "IHPFS": None, "DPFS": None}
+    last_no_prog: dict[str, tuple[int, Event] | None] = {
+        "PFS": None,
+        "IHPFS": None,
+        "DPFS": None,
+        "LTPFS": None,
+    }
     ltp_first: dict[str, tuple[int, ImagingAssessment]] = {}
     assessments: list[tuple[int, ImagingAssessment | PostRfaScan]] = []
     for i, e in ordered:
@@ -520,8 +555,14 @@ def _derive_patient(
             sites.append("extrahepatic progression")
         if growth:
             sites.append("RECIST progression of known disease")
+        if sites:
+            prog.all.append((i, e, "; ".join(sites)))
         if sites and prog.any is None:
             prog.any = (i, e, "; ".join(sites))
+        if local and prog.local is None:
+            prog.local = (i, e, "local progression " + ", ".join(local))
+        if extra and prog.extrahepatic is None:
+            prog.extrahepatic = (i, e)
         if (local or new_liver or growth_liver) and prog.intrahepatic is None:
             ih = [s for s in sites if not s.startswith("extrahepatic")]
             if growth and not growth_liver:
@@ -535,6 +576,8 @@ def _derive_patient(
             last_no_prog["IHPFS"] = (i, e)
         if prog.distant is None:
             last_no_prog["DPFS"] = (i, e)
+        if prog.local is None:
+            last_no_prog["LTPFS"] = (i, e)
 
     censor_why = {
         "withdrawn": "withdrawn",
@@ -542,7 +585,7 @@ def _derive_patient(
     }.get(disposition, "alive")
 
     def add(
-        endpoint: str, end: date, event: int, reason: str, source: str
+        endpoint: str, end: date, event: int, reason: str, source: str, origin: date = start
     ) -> None:  # one endpoint row
         out.endpoints.append(
             EndpointRow(
@@ -550,10 +593,10 @@ def _derive_patient(
                 endpoint,
                 arm,
                 stratum_label,
-                start,
+                origin,
                 end,
                 event,
-                months_between(start, end),
+                months_between(origin, end),
                 reason,
                 source,
             )
@@ -568,6 +611,7 @@ def _derive_patient(
         ("PFS", prog.any),
         ("IHPFS", prog.intrahepatic),
         ("DPFS", prog.distant),
+        ("LTPFS", prog.local),
     ):
         if found is not None and (death is None or found[1].date <= death[1].date):
             add(name, found[1].date, 1, found[2], _src(found[0], found[1]))
@@ -586,12 +630,23 @@ def _derive_patient(
                     _src(*last),
                 )
 
+    # DFS: from liver NED, for the patients rendered free of disease (see the module docstring)
+    extra_at_start = screening is not None and bool(screening.extrahepatic_disease)
+    if (
+        ned is not None
+        and not extra_at_start
+        and (prog.extrahepatic is None or prog.extrahepatic[1].date > ned)
+        and (death is None or death[1].date >= ned)
+    ):
+        _add_dfs(add, ned, prog, death, assessments, censor_why)
+
     # --- sessions, lesions ------------------------------------------------------------------------
     post_scans = [(i, e) for i, e in ordered if e.type == "post_rfa_scan"]
     per_lesion: dict[str, list[tuple[int, RfaSession, bool, float | None]]] = defaultdict(list)
     for number, (_, s) in enumerate(sessions, start=1):
         assert isinstance(s, RfaSession)
         grades = tuple((c.description, c.cirse_grade) for c in s.complications)
+        clavien = tuple(c.clavien_dindo for c in s.complications)
         out.sessions.append(
             SessionRow(
                 h.patient_id,
@@ -601,6 +656,8 @@ def _derive_patient(
                 len(s.lesions),
                 grades,
                 max((g for _, g in grades), default=0),
+                clavien,
+                worst_clavien_dindo(clavien),
             )
         )
         for x in s.lesions:
@@ -727,6 +784,52 @@ def _derive_patient(
                     out.lab_pairs.append(
                         LabPairRow(h.patient_id, arm, number, measure, v0, v1, pb.date, pa.date)
                     )
+
+
+def worst_clavien_dindo(grades: Sequence[str | None]) -> str:
+    """The worst Clavien-Dindo grade of a session's complications.
+
+    ``"none"`` when there is no complication, ``"not graded"`` when none of them has a grade.
+
+    >>> worst_clavien_dindo(["I", None, "IIIa", "II"]), worst_clavien_dindo([None])
+    ('IIIa', 'not graded')
+    """
+    if not grades:
+        return "none"
+    graded = [g for g in grades if g is not None]
+    if not graded:
+        return "not graded"
+    return max(graded, key=CLAVIEN_DINDO.index)
+
+
+def _add_dfs(
+    add: Callable[..., None],
+    ned: date,
+    prog: _Progression,
+    death: tuple[int, Event] | None,
+    assessments: Sequence[tuple[int, ImagingAssessment | PostRfaScan]],
+    censor_why: str,
+) -> None:
+    """The DFS row: the first progression after the NED day, or death, or censoring at the last
+    tumour assessment after that day (at the NED day itself when there is none)."""
+    found = next((x for x in prog.all if x[1].date > ned), None)
+    if found is not None and (death is None or found[1].date <= death[1].date):
+        add("DFS", found[1].date, 1, found[2], _src(found[0], found[1]), ned)
+    elif death is not None:
+        add("DFS", death[1].date, 1, "death", _src(*death), ned)
+    else:
+        after = [(i, e) for i, e in assessments if e.date > ned]
+        if after:
+            add(
+                "DFS",
+                after[-1][1].date,
+                0,
+                f"{censor_why}, censored at the last tumour assessment",
+                _src(*after[-1]),
+                ned,
+            )
+        else:
+            add("DFS", ned, 0, "no tumour assessment after liver NED", f"liver NED {ned}", ned)
 
 
 def _albi(panel: LabPanel) -> float | None:

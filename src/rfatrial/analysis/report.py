@@ -57,8 +57,11 @@ from rfatrial.analysis.kaplan_meier import KaplanMeierCurve, kaplan_meier_by_gro
 from rfatrial.analysis.logrank import logrank_test
 from rfatrial.analysis.rmst import rmst_difference
 from rfatrial.analysis.summaries import (
+    CLAVIEN_DINDO_COLUMNS,
     adverse_event_table,
+    clavien_dindo_table,
     complication_table,
+    complications_per_patient,
     feasibility,
     lab_comparisons,
     systemic_summary,
@@ -228,7 +231,12 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _km_figure(curves: dict[Any, KaplanMeierCurve], title: str, horizon: float) -> Any:
+def _km_figure(
+    curves: dict[Any, KaplanMeierCurve],
+    title: str,
+    horizon: float,
+    origin: str = "randomization",
+) -> Any:
     fig = _figure(8.0, 5.2)
     grid = fig.add_gridspec(2, 1, height_ratios=[4, 1])
     ax = fig.add_subplot(grid[0])
@@ -269,7 +277,7 @@ def _km_figure(curves: dict[Any, KaplanMeierCurve], title: str, horizon: float) 
                 fontsize=8,
                 color=COLORS.get(str(arm), "black"),
             )
-    risk.set_xlabel("Months since randomization")
+    risk.set_xlabel(f"Months since {origin}")
     risk.set_title("Number at risk", fontsize=8, loc="left")
     risk.tick_params(axis="x", labelsize=8)
     for side in ("top", "right", "left"):
@@ -400,6 +408,7 @@ def _title_section(
         ["Protocol version", protocol.version],
         ["Data snapshot SHA-256", cohort.data_hash],
         ["Software version", f"rfatrial {__version__}"],
+        ["Classifications", "RECIST 1.1, CTCAE v5.0, CIRSE 2017, Clavien-Dindo (2004)"],
         ["Data source", cohort.source],
         ["Patients", str(len(cohort.histories))],
         ["Data cut-off", cutoff.isoformat() if cutoff else "none (all records)"],
@@ -418,7 +427,9 @@ def _title_section(
         "colorectal liver metastasis recurrence: feasibility, efficacy and safety.",
         "Time zero is randomization; times are in months (365.25/12 days). Endpoints follow the "
         "DATECAN/SIO consensus (Puijk et al. 2021): OS, PFS, intrahepatic PFS (IHPFS), distant "
-        "PFS (DPFS), and per ablated tumour technique efficacy and local tumour progression.",
+        "PFS (DPFS), local tumour progression-free survival (LTPFS) per patient, disease-free "
+        "survival (DFS) from liver NED, and per ablated tumour technique efficacy and local "
+        "tumour progression.",
     ]
     if m.get("protocol_version") not in (None, protocol.version):
         paragraphs.append(
@@ -627,6 +638,36 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
         "more often (1-month post-RFA scans); distant PFS leaves local progression out and "
         "compares the arms on the disease outside the ablation zones."
     )
+    sec.paragraphs.append(
+        "Local tumour progression-free survival (LTPFS) per patient: the first local tumour "
+        "progression of any ablated tumour, or death; control-arm patients have no ablated "
+        "tumour, so their LTPFS events are deaths. Disease-free survival (DFS) is measured from "
+        "the day the liver is free of disease (liver NED: every liver lesion completely ablated "
+        "or disappeared), for the patients rendered NED without extrahepatic disease, to any "
+        "progression after that day or death; its time zero is not randomization, so its "
+        "comparison of the arms is descriptive (conditional on reaching NED)."
+    )
+    ned_rows = []
+    for arm in ARMS:
+        group = [p for p in ds.randomized if p.arm == arm]
+        dfs = sum(1 for r in ds.endpoint_rows("DFS") if r.arm == arm)
+        ned_rows.append(
+            [
+                ARM_LABEL[arm],
+                str(len(group)),
+                _pct(sum(1 for p in group if p.liver_ned_reached is not None), len(group)),
+                _pct(dfs, len(group)),
+            ]
+        )
+    sec.tables.append(
+        Table(
+            "Liver NED and the DFS population",
+            ["Arm", "Randomized", "Liver NED reached", "Rendered NED (DFS population)"],
+            ned_rows,
+        )
+    )
+    if not ds.endpoint_rows("DFS"):
+        sec.paragraphs.append("DFS: no patient was rendered free of disease.")
     summary_rows: list[list[str]] = []
     for endpoint in ENDPOINTS:
         r = eff[endpoint]
@@ -700,7 +741,12 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
         sec.figures.append(
             (
                 f"Kaplan-Meier: {ENDPOINT_NAMES[endpoint]}",
-                _km_figure(r["km"], ENDPOINT_NAMES[endpoint], horizon),
+                _km_figure(
+                    r["km"],
+                    ENDPOINT_NAMES[endpoint],
+                    horizon,
+                    "liver NED" if endpoint == "DFS" else "randomization",
+                ),
             )
         )
         reasons = Counter(
@@ -978,6 +1024,36 @@ def _safety_section(ds: AnalysisDatasets) -> Section:
         for k, v in comp.items()
     ]
     comp_header = ["Session", "Sessions", "None", *(f"CIRSE {g}" for g in range(1, 7))]
+    cd_rows = [
+        [
+            "All sessions" if k == 0 else f"Session {k}",
+            str(sum(v.values())),
+            *(str(v[g]) for g in CLAVIEN_DINDO_COLUMNS),
+        ]
+        for k, v in clavien_dindo_table(ds).items()
+    ]
+    cd_header = ["Session", "Sessions", *(_cd_label(g) for g in CLAVIEN_DINDO_COLUMNS)]
+    per_patient_rows = []
+    for pc in complications_per_patient(ds):
+        n = pc.patients
+        per_patient_rows.append([pc.arm, "Patients with a session", str(n)])
+        per_patient_rows += [
+            [pc.arm, "Worst CIRSE: none" if g == 0 else f"Worst CIRSE {g}", _pct(k, n)]
+            for g, k in pc.cirse.items()
+        ]
+        per_patient_rows += [
+            [pc.arm, f"Worst Clavien-Dindo: {_cd_label(g)}", _pct(k, n)]
+            for g, k in pc.clavien_dindo.items()
+        ]
+        per_patient_rows += [
+            [pc.arm, "Major complication (CIRSE >= 3)", _pct(pc.major_cirse, n)],
+            [pc.arm, "Major complication (Clavien-Dindo >= IIIa)", _pct(pc.major_clavien_dindo, n)],
+            [
+                pc.arm,
+                "Sessions with a major complication (either scale)",
+                _pct(pc.major_sessions, pc.sessions),
+            ],
+        ]
     terms_rows = Counter(d for s in ds.sessions for d, _ in s.complications)
     return Section(
         "safety",
@@ -985,11 +1061,19 @@ def _safety_section(ds: AnalysisDatasets) -> Section:
         [
             "Adverse events: patients with the term (worst grade per patient); related: to RFA "
             "in the experimental arm, to systemic therapy in the control arm. Complications "
-            "are counted per session by the worst CIRSE grade of the session.",
+            "are counted per session by the worst CIRSE 2017 grade and by the worst Clavien-Dindo "
+            "grade of the session ('not graded': complications without a Clavien-Dindo grade), "
+            "and per patient by the worst grade over the patient's sessions.",
         ],
         [
             Table("Adverse events by arm", header, rows),
             Table("Complications per session (worst CIRSE grade)", comp_header, comp_rows),
+            Table("Complications per session (worst Clavien-Dindo grade)", cd_header, cd_rows),
+            Table(
+                "Complications per patient (worst grade over the patient's sessions)",
+                ["Arm", "", "Patients n (%)"],
+                per_patient_rows,
+            ),
             Table(
                 "Complications by description",
                 ["Complication", "n"],
@@ -997,6 +1081,10 @@ def _safety_section(ds: AnalysisDatasets) -> Section:
             ),
         ],
     )
+
+
+def _cd_label(grade: str) -> str:
+    return grade.capitalize() if grade in ("none", "not graded") else f"CD {grade}"
 
 
 def _labs_section(ds: AnalysisDatasets) -> Section:

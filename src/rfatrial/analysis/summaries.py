@@ -11,7 +11,11 @@ rows for the report's tables.
   (median and quartiles; doses summed in the unit recorded, e.g. mg/m²).
 * Safety: per arm and CTCAE term, patients with the term at any grade, at grade 3 or worse (the
   worst grade per patient), serious, related to systemic therapy, related to RFA; complications
-  counted per session by the worst CIRSE grade of the session.
+  counted per session by the worst CIRSE grade and the worst Clavien-Dindo grade of the session,
+  and per patient by the worst grade over the patient's sessions (a session without
+  complication is grade "none"; a complication without a Clavien-Dindo grade is "not graded",
+  which ranks below grade I); major complications: CIRSE grade 3 or worse, Clavien-Dindo IIIa or
+  worse.
 * Liver and renal function: for each session number and measure, the paired values on the last
   panel before (within 30 days, the session day included) and the first panel after (within 30
   days) the session, compared by the Wilcoxon signed-rank test (scipy, two-sided; zero
@@ -26,15 +30,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rfatrial.analysis.datasets import LAB_MEASURES, AnalysisDatasets
+from rfatrial.analysis.datasets import CLAVIEN_DINDO, LAB_MEASURES, AnalysisDatasets
 
 __all__ = [
+    "CLAVIEN_DINDO_COLUMNS",
     "AdverseEventSummary",
     "Feasibility",
     "LabComparison",
+    "PatientComplications",
     "SystemicSummary",
     "adverse_event_table",
+    "clavien_dindo_table",
     "complication_table",
+    "complications_per_patient",
     "feasibility",
     "lab_comparisons",
     "systemic_summary",
@@ -173,6 +181,73 @@ def complication_table(ds: AnalysisDatasets) -> dict[int, dict[int, int]]:
         out[s.number][s.worst_cirse] += 1
         out[0][s.worst_cirse] += 1
     return dict(sorted(out.items()))
+
+
+#: Columns of the Clavien-Dindo tables, from no complication to the worst grade.
+CLAVIEN_DINDO_COLUMNS: tuple[str, ...] = ("none", "not graded", *CLAVIEN_DINDO)
+_MAJOR_CD = frozenset(CLAVIEN_DINDO[CLAVIEN_DINDO.index("IIIa") :])
+
+
+def clavien_dindo_table(ds: AnalysisDatasets) -> dict[int, dict[str, int]]:
+    """Sessions by session number (0 = all) and worst Clavien-Dindo grade.
+
+    >>> from rfatrial.analysis.datasets import AnalysisDatasets
+    >>> clavien_dindo_table(AnalysisDatasets("1.0", None))[0]["none"]
+    0
+    """
+    out: dict[int, dict[str, int]] = {0: dict.fromkeys(CLAVIEN_DINDO_COLUMNS, 0)}
+    for s in ds.sessions:
+        out.setdefault(s.number, dict.fromkeys(CLAVIEN_DINDO_COLUMNS, 0))
+        out[s.number][s.worst_clavien_dindo] += 1
+        out[0][s.worst_clavien_dindo] += 1
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class PatientComplications:
+    """Patients with at least one RFA session, by the worst grade over their sessions."""
+
+    arm: str
+    patients: int
+    sessions: int
+    cirse: dict[int, int]
+    clavien_dindo: dict[str, int]
+    major_cirse: int
+    major_clavien_dindo: int
+    major_sessions: int
+
+
+def complications_per_patient(ds: AnalysisDatasets) -> list[PatientComplications]:
+    """Per arm (only arms with sessions), the patients by their worst CIRSE and Clavien-Dindo
+    grade, and the patients and sessions with a major complication."""
+    by_arm: dict[str, dict[str, list[tuple[int, str]]]] = defaultdict(dict)
+    for s in ds.sessions:
+        by_arm[s.arm].setdefault(s.patient_id, []).append((s.worst_cirse, s.worst_clavien_dindo))
+    out = []
+    for arm in sorted(by_arm):
+        patients = by_arm[arm]
+        cirse = dict.fromkeys(range(7), 0)
+        cd = dict.fromkeys(CLAVIEN_DINDO_COLUMNS, 0)
+        major_cirse = major_cd = major_sessions = 0
+        for grades in patients.values():
+            cirse[max(g for g, _ in grades)] += 1
+            cd[max((c for _, c in grades), key=CLAVIEN_DINDO_COLUMNS.index)] += 1
+            major_cirse += any(g >= 3 for g, _ in grades)
+            major_cd += any(c in _MAJOR_CD for _, c in grades)
+            major_sessions += sum(g >= 3 or c in _MAJOR_CD for g, c in grades)
+        out.append(
+            PatientComplications(
+                arm,
+                len(patients),
+                sum(len(g) for g in patients.values()),
+                cirse,
+                cd,
+                major_cirse,
+                major_cd,
+                major_sessions,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
