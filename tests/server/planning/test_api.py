@@ -93,7 +93,7 @@ def test_checking_stores_nothing(planning: PlanningStudy) -> None:
     body = response.json()
     assert response.status_code == 200
     assert not body["confirmable_with_reason"] and not body["confirmable_without_reason"]
-    assert body["added"] == ["L4", "L3", "L2", "L1"] and body["removed"] == ["L8"]
+    assert body["added"] == ["L1", "L2", "L3", "L4"] and body["removed"] == ["L8"]
     assert m.AuditEntry.objects.count() == before
 
 
