@@ -12,5 +12,6 @@ from rfatrial.server.language.views import set_language
 urlpatterns: list[Any] = [
     path("api/", api.urls),
     path("language/", set_language, name="set_language"),
+    path("", include("rfatrial.server.monitoring.urls")),
     path("", include("rfatrial.server.web.urls")),
 ]

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rfatrial.kernel import units
 from rfatrial.kernel._data_file import load_model
+from rfatrial.kernel.history import LabPanel
 from rfatrial.kernel.protocol import Protocol, default_protocol
 from rfatrial.server.monitoring.models import Query, QueryStatus
 from rfatrial.server.monitoring.queries import SYSTEM_AUTHOR, add_message, create_query
@@ -199,7 +200,8 @@ def find(
         for s in stored:
             if s.kind != ma.record or (ma.only_when and s.row.seq not in gate):
                 continue
-            have = {_analyte(r.analyte) for r in s.event.results}  # type: ignore[union-attr]
+            assert isinstance(s.event, LabPanel)
+            have = {_analyte(r.analyte) for r in s.event.results}
             for analyte in wanted:
                 if analyte not in have:
                     text = ma.message.format(analyte=analyte)
@@ -246,7 +248,11 @@ def find(
 
 def _range_text(check: OutOfRange, label: str, value: float, r: Range) -> str:
     return check.message.format(
-        label=label.capitalize(), value=_fmt(value), unit=r.unit, low=_fmt(r.low), high=_fmt(r.high)
+        label=label[:1].upper() + label[1:],
+        value=_fmt(value),
+        unit=r.unit,
+        low=_fmt(r.low),
+        high=_fmt(r.high),
     )
 
 
@@ -254,9 +260,9 @@ def _lab_ranges(check: OutOfRange, stored: list[StoredEvent]) -> list[Finding]:
     ranges = {_analyte(r.analyte): r for r in check.ranges if r.analyte}
     out = []
     for s in stored:
-        if s.kind != check.record:
+        if not isinstance(s.event, LabPanel):
             continue
-        for result in s.event.results:  # type: ignore[union-attr]
+        for result in s.event.results:
             analyte = _analyte(result.analyte)
             r = ranges.get(analyte)
             if r is None:

@@ -109,7 +109,7 @@ def create_query(
     label = model_label(record)
     query = audit.create(
         Query,
-        patient_id=record.patient_id,  # type: ignore[attr-defined]
+        patient_id=record.patient_id,
         record_kind=KIND_OF_LABEL[label],
         record_model=label,
         record_id=record.pk,
@@ -190,9 +190,13 @@ def _step(
             raise QueryStateError(
                 f"the query is {current.status}: it cannot be {_DONE[step.action]} now"
             )
-        values: dict[str, object] = {"status": step.to, "updated_at": timezone.now()}
-        values["closed_by"] = actor.name if step.to == QueryStatus.CLOSED else ""
-        audit.update(current, expected_version=version, **values)
+        audit.update(
+            current,
+            expected_version=version,
+            status=step.to,
+            updated_at=timezone.now(),
+            closed_by=actor.name if step.to == QueryStatus.CLOSED else "",
+        )
         add_message(audit, current, actor.name, step.action, text)
     return current
 

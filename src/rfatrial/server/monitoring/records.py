@@ -93,6 +93,6 @@ def patient_records(patient: m.Patient) -> list[PatientRecord]:
     out: list[PatientRecord] = []
     for kind, model in RECORD_KINDS.items():
         for row in model._default_manager.filter(patient=patient):
-            out.append(PatientRecord(kind, record_ref(row), row, row.date))  # type: ignore[attr-defined]
+            out.append(PatientRecord(kind, record_ref(row), row, row.date))
     out.sort(key=lambda r: (r.date, 0 if isinstance(r.row, m.EventRecord) else 1, r.ref))
     return out

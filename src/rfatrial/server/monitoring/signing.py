@@ -125,7 +125,7 @@ def _create_signature(
     label = model_label(record)
     return audit.create(
         Signature,
-        patient_id=record.patient_id,  # type: ignore[attr-defined]
+        patient_id=record.patient_id,
         record_kind=KIND_OF_LABEL[label],
         record_model=label,
         record_id=record.pk,
@@ -218,7 +218,7 @@ def set_lock(
         if lock is None:
             return audit.create(
                 RecordLock,
-                patient_id=record.patient_id,  # type: ignore[attr-defined]
+                patient_id=record.patient_id,
                 record_kind=KIND_OF_LABEL[label],
                 record_model=label,
                 record_id=record.pk,

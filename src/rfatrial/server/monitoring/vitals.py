@@ -155,7 +155,7 @@ def amend_record(
     today: date | None = None,
 ) -> m.StudyRecord:
     """Correct a vital signs or ECG record read at ``expected_version``, with a reason."""
-    kind = type(row).kind  # type: ignore[attr-defined]
+    kind = type(row).kind
     values = validate(kind, data, today or date.today())
     with audited(actor, reason) as audit:
         row = type(row)._default_manager.select_for_update().get(pk=row.pk)
@@ -163,7 +163,7 @@ def amend_record(
         check_unlocked(row)
         if audit.update(row, expected_version=expected_version, **values):
             void_signatures(audit, row, reason=reason)
-        run_edit_checks(audit, row.patient)  # type: ignore[attr-defined]
+        run_edit_checks(audit, row.patient)
     return row
 
 
@@ -173,7 +173,7 @@ def delete_record(row: m.StudyRecord, *, expected_version: int, actor: Actor, re
         row = type(row)._default_manager.select_for_update().get(pk=row.pk)
         audit.check_version(row, expected_version)
         check_unlocked(row)
-        patient = row.patient  # type: ignore[attr-defined]
+        patient = row.patient
         audit.delete(row, expected_version=expected_version)
         void_signatures(audit, row, reason=reason, deleted=True)
         run_edit_checks(audit, patient)

@@ -1,0 +1,40 @@
+"""The monitoring panel of the patient page: each record with its queries, signature and lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from rfatrial.server.api.monitoring import status_rows
+from rfatrial.server.monitoring import queries as q
+from rfatrial.server.monitoring import signing
+from rfatrial.server.monitoring.records import RECORD_KINDS
+from rfatrial.server.study import models as m
+from rfatrial.server.web.access import user_roles
+
+register = template.Library()
+
+
+@register.inclusion_tag("monitoring/_patient_panel.html", takes_context=True)
+def monitoring_panel(context: Any, patient: m.Patient) -> dict[str, Any]:
+    """The records of ``patient`` with what the signed-in user may do with each."""
+    request = context["request"]
+    roles = user_roles(request.user).get(patient.site.code, set())
+    readable = q.may("read", roles)
+    rows = status_rows(patient) if readable else []
+    return {
+        "request": request,
+        "patient": patient,
+        "rows": rows,
+        "readable": readable,
+        "open_total": sum(r["open_queries"] for r in rows),
+        "can_query": q.may("open", roles),
+        "can_sign": bool(roles & signing.SIGN_ROLES),
+        "can_lock": bool(roles & signing.LOCK_ROLES),
+        "can_write": bool(roles & {m.Role.INVESTIGATOR, m.Role.COORDINATOR}),
+        "server_kinds": [
+            k for k, model in RECORD_KINDS.items() if not issubclass(model, m.EventRecord)
+        ],
+        "csrf_token": context.get("csrf_token"),
+    }
