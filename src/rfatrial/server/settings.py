@@ -91,8 +91,9 @@ DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"), DATA_DIR
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
-# The interface ships in English and Simplified Chinese; each user chooses (rfatrial.server.language),
-# else the browser's language decides. Catalogs: server/locale/<lang>/LC_MESSAGES/django.po.
+# The interface ships in English and Simplified Chinese; each user chooses
+# (rfatrial.server.language), else the browser's language decides.
+# Catalogs: server/locale/<lang>/LC_MESSAGES/django.po.
 LANGUAGE_CODE = "en"
 USE_I18N = True
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]

@@ -24,7 +24,7 @@ class UserLanguageMiddleware:
         language = self._chosen(request)
         if language:
             translation.activate(language)
-            request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = language
         return self.get_response(request)
 
     @staticmethod

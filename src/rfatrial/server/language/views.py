@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from rfatrial.server.language.choice import SESSION_LANGUAGE, supported
 from rfatrial.server.language.models import LanguagePreference
 
 
-@require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
     """Store the chosen language and go back to the page the user was on.
 
     An unsupported code is answered with 400 and the list of supported ones; nothing changes.
     """
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     language = supported(request.POST.get("language"))
     if language is None:
         codes = ", ".join(c for c, _ in settings.LANGUAGES)
