@@ -1,7 +1,9 @@
 """Django for the study database tests: a private data folder, the study settings, real migrations.
 
 Set here (not in pyproject) so that the other test packages run without Django. pytest-django
-builds the test database by running the migrations.
+builds the test database by running the migrations. With ``DATABASE_URL=postgres://...`` the same
+tests run on PostgreSQL (pytest-django creates ``test_<name>``): ``make test-postgres`` starts a
+private cluster for them (``.ci/with-postgres.sh``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,17 @@ import atexit
 import os
 import random
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote
+from urllib.request import urlopen
 
 import pytest
 
@@ -33,6 +43,68 @@ if connections["default"].vendor == "sqlite":
     connections["default"].settings_dict.setdefault("TEST", {})["NAME"] = str(
         Path(DATA_DIR) / "test.sqlite3"
     )
+
+
+def database_url() -> str:
+    """The URL of the test database (SQLite file or PostgreSQL), for a server in a subprocess."""
+    settings = connections["default"].settings_dict
+    if connections["default"].vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user, password = quote(settings["USER"], safe=""), quote(settings["PASSWORD"], safe="")
+    return f"postgres://{user}:{password}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90.0
+) -> Iterator[str]:
+    """``rfatrial serve ARGS`` in a subprocess on a free port, until the block ends; its base URL.
+
+    By default it serves the test database (``database_url``) with the tests' data folder.
+    """
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rfatrial", "serve", "--port", str(port), *args],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                out = process.stdout.read() if process.stdout else ""
+                raise AssertionError(f"the server stopped ({process.returncode}): {out}")
+            try:
+                with urlopen(f"{base}/api/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not answer in time")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
 
 from rfatrial.cli import example_paths  # noqa: E402
 from rfatrial.kernel.history import PatientHistory, parse_history  # noqa: E402

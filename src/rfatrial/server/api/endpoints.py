@@ -295,6 +295,12 @@ def _invalid(request: HttpRequest, exc: _Invalid) -> HttpResponse:
 # --- who am I, sites, patients ----------------------------------------------------------------
 
 
+@api.get("/health", response={200: s.HealthOut}, auth=None, tags=["access"])
+def health(request: HttpRequest) -> Any:
+    """The server answers (no database read, no sign-in): for load balancers and monitoring."""
+    return {"status": "ok"}
+
+
 @api.get("/me", response={200: s.MeOut, 401: E}, tags=["access"])
 def me(request: HttpRequest) -> Any:
     """The caller and his roles by site."""
@@ -337,6 +343,41 @@ def site_patients(request: HttpRequest, code: str, limit: int = 100, offset: int
     qs = m.Patient.objects.filter(site=site).select_related("site").order_by("study_id")
     limit, offset = max(0, min(limit, 1000)), max(0, offset)
     return [_patient_out(p, access) for p in qs[offset : offset + limit]]
+
+
+@api.get(
+    "/sites/{code}/worklist",
+    response={200: list[s.WorklistItemOut], **SITE_CODES},
+    tags=["patients"],
+)
+def site_worklist(request: HttpRequest, code: str) -> Any:
+    """Every action due for the site's patients, by target date (the engine's next actions)."""
+    access = _access(request)
+    site = access.site(code, READ)
+    hidden = access.pseudonymized(site.pk)
+    rows = (
+        m.NextAction.objects.filter(patient__site=site)
+        .select_related("patient")
+        .order_by("target", "patient__study_id", "position")
+    )
+    return [
+        {
+            "patient_id": a.patient_id,
+            "study_id": pseudonym(a.patient_id) if hidden else a.patient.study_id,
+            "kind": a.kind,
+            "what": a.what,
+            "why": a.why,
+            "rule": a.rule,
+            "earliest": a.earliest,
+            "target": a.target,
+            "latest": a.latest,
+            "overdue": a.overdue,
+            "session": a.session,
+            "visit_id": a.visit_id,
+            "lesions": a.lesions,
+        }
+        for a in rows
+    ]
 
 
 @api.post("/sites/{code}/patients", response={201: s.PatientOut, **WRITE_CODES}, tags=["patients"])

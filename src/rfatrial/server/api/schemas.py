@@ -87,6 +87,15 @@ class NextActionOut(Schema):
     lesions: list[str] = Field(default_factory=list)
 
 
+class WorklistItemOut(NextActionOut):
+    patient_id: int
+    study_id: str
+
+
+class HealthOut(Schema):
+    status: str
+
+
 class EvaluationOut(Schema):
     patient_id: int
     evaluated_on: dt.date | None
