@@ -158,7 +158,7 @@ def randomize_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_randomize(request.user, patient.site.code):
         raise PermissionDenied(_("only an investigator of the patient's site randomizes"))
     allowed, why = randomization_status(patient)
-    form = RandomizeForm(request.POST or None)
+    form = RandomizeForm(request.POST if request.method == "POST" else None)
     error = ""
     deviations: list[Any] = []
     status = 200
