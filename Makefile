@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
-.PHONY: demo test env sysdeps lint typecheck pytest bench
+.PHONY: demo test env sysdeps lint typecheck pytest pytest-postgres test-postgres bench
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -14,10 +14,12 @@ env: $(UV)
 	$(UV) sync --frozen --quiet
 
 # Debian packages the tests need (R with survival, cmprsk, rpact: the references of the statistics;
-# Chromium for the browser tests of the web application).
+# Chromium for the browser tests of the web application; PostgreSQL for the second run of the
+# server tests).
 sysdeps:
 	bash .ci/install-r.sh
 	bash .ci/install-browser.sh
+	bash .ci/install-postgres.sh
 
 demo: env
 	$(UV) run --frozen rfatrial demo
@@ -32,7 +34,18 @@ typecheck: env
 pytest: env
 	$(UV) run --frozen pytest -q
 
-test: sysdeps lint typecheck pytest
+# The server tests (tests/server) again, on PostgreSQL: a private cluster on 127.0.0.1 in a
+# temporary folder, stopped and removed at the end (.ci/with-postgres.sh). PYTEST_ARGS narrows it:
+#   make test-postgres PYTEST_ARGS=tests/server/api
+PYTEST_ARGS ?= tests/server
+pytest-postgres: env
+	bash .ci/with-postgres.sh $(UV) run --frozen pytest -q $(PYTEST_ARGS)
+
+test-postgres: env
+	bash .ci/install-postgres.sh
+	$(MAKE) --no-print-directory pytest-postgres
+
+test: sysdeps lint typecheck pytest pytest-postgres
 
 bench: env
 	$(UV) run --frozen python benchmarks/engine.py
