@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from rfatrial.server.web import dashboard, dates, enrol, entry, planner, views
+from rfatrial.server.web import dashboard, dates, enrol, entry, planner, report_view, views
 
 app_name = "web"
 
@@ -27,4 +27,5 @@ urlpatterns = [
     path("patients/<int:pk>/planner/", planner.planner_page, name="planner"),
     path("patients/<int:pk>/planner/check/", planner.planner_check, name="planner_check"),
     path("patients/<int:pk>/record/<slug:kind>/", entry.record_view, name="record"),
+    path("report/", include(report_view.urlpatterns)),
 ]
