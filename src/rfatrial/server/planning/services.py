@@ -157,6 +157,8 @@ def overview(
             asdict(f)
             | {"verdict": v.verdict, "reasons": list(v.reasons), "warnings": list(v.warnings)}
         )
+    # Largest first, as the planner ranks them: the choice then reads in that order too.
+    lesions.sort(key=lambda x: (x["diameter_mm"] is None, -(x["diameter_mm"] or 0.0)))
     return Overview(evaluation, proposal, lesions)
 
 
