@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from rfatrial.kernel._data_file import format_validation_error
 from rfatrial.kernel.units import ClinicalValueError, check_value
@@ -315,6 +323,8 @@ class PatientHistory(_Model):
     sex: Literal["F", "M"]
     age_at_screening: Annotated[int, Field(ge=18, le=110)]
     events: list[Event] = Field(default_factory=list)
+    # the engine's plain copy of the events (rfatrial.kernel._plain), built once when validated
+    _view: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _at_most_once(self) -> Self:
@@ -322,6 +332,13 @@ class PatientHistory(_Model):
             if sum(1 for e in self.events if e.type == kind) > 1:
                 raise ValueError(f"a history holds at most one '{kind}' event")
         return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        from rfatrial.kernel._plain import HistoryView  # the engine's module imports this one
+
+        # model_construct may hold unvalidated records: the engine then builds the copy itself
+        if all(isinstance(e, _Model) for e in self.events):
+            self._view = HistoryView(self.events)
 
 
 _ADAPTER = TypeAdapter(PatientHistory)

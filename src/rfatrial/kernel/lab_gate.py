@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -34,7 +34,7 @@ from rfatrial.kernel.history import LabPanel, LabResult
 from rfatrial.kernel.protocol import GateCriterion, ScoreCriterion, ThresholdCriterion
 from rfatrial.kernel.units import convert, exact_decimal
 
-__all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes"]
+__all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes", "results_pass"]
 
 Status = Literal["pass", "fail", "missing"]
 
@@ -91,7 +91,7 @@ def _child_pugh_class(
     return child_pugh(bili, bili_unit, alb, alb_unit, inr, asc, enc).klass  # type: ignore[arg-type]
 
 
-_Results = dict[str, LabResult]
+_Results = Mapping[str, LabResult]
 # One judgement: status, the value compared (in the criterion's unit), its unit, the limit.
 _Judgement = tuple[Status, float | str | None, str | None, float | None]
 
@@ -181,7 +181,19 @@ def panel_passes(
 
     With ``missing_ok`` an absent value does not fail (pre-cycle labs check what was drawn).
     """
-    by = {r.analyte: r for r in panel.results}
+    return results_pass(
+        {r.analyte: r for r in panel.results}, panel, criteria, missing_ok=missing_ok
+    )
+
+
+def results_pass(
+    by: Mapping[str, LabResult],
+    panel: LabPanel,
+    criteria: Sequence[GateCriterion],
+    *,
+    missing_ok: bool = False,
+) -> bool:
+    """:func:`panel_passes` with the panel's results already keyed by analyte (``by``)."""
     for analyte, ge, value, unit, multiple, rule in _plain(criteria):
         if analyte is None:  # a derived score
             status = _score(by, panel, rule)[0]

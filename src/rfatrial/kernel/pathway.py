@@ -21,8 +21,18 @@ deterministic and never raises on a history that passed its schema.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
+from rfatrial.kernel._plain import (
+    PlainCycle,
+    PlainEvent,
+    PlainImaging,
+    PlainLesion,
+    PlainVisit,
+    history_view,
+    plain,
+)
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
 from rfatrial.kernel.evaluation import (
@@ -34,22 +44,11 @@ from rfatrial.kernel.evaluation import (
     ResponseRecord,
 )
 from rfatrial.kernel.follow_up import follow_up_calendar
-from rfatrial.kernel.history import (
-    Event,
-    ImagingAssessment,
-    LesionMeasurement,
-    PatientHistory,
-    SystemicCycle,
-)
-from rfatrial.kernel.lab_gate import check_panel, panel_passes
+from rfatrial.kernel.history import Event, LesionMeasurement, PatientHistory
+from rfatrial.kernel.lab_gate import check_panel, results_pass
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import (
-    RecistSeries,
-    Timepoint,
-    TimepointResponse,
-    accept_lesion_type,
-)
+from rfatrial.kernel.recist import RecistSeries, TimepointResponse, accept_lesion_type
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
@@ -72,16 +71,18 @@ def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evalua
     >>> result.phase, result.next_actions[0].kind
     ('induction', 'systemic_cycle')
     """
-    return _evaluate_events(history.patient_id, history.events, protocol, today)
+    view = history_view(history)
+    return _evaluate_records(history.patient_id, view.records, view.order, protocol, today)
 
 
-def _evaluate_events(
-    patient_id: str, events: list[Event], protocol: Protocol, today: date
+def _evaluate_records(
+    patient_id: str,
+    events: Sequence[PlainEvent],
+    order: Sequence[int],
+    protocol: Protocol,
+    today: date,
 ) -> Evaluation:
     w = Walk(protocol, today)
-    keys = [(e.date, RANK[e.type], i) for i, e in enumerate(events)]
-    keys.sort()
-    order = [k[2] for k in keys]
     recist = _RecistSeries()
     for i in order:
         event = events[i]
@@ -92,7 +93,15 @@ def _evaluate_events(
     return _conclude(patient_id, w)
 
 
-def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
+def _step(w: Walk, recist: _RecistSeries, event: PlainEvent, i: int) -> None:
+    # the most frequent records first, on their own short way
+    if w.off_study is None:
+        if event.type == "lab_panel":
+            record_labs(w, event)
+            return
+        if event.type == "follow_up_visit":
+            _visit(w, event, i)
+            return
     response = recist.add(event)
     if recist.issue and recist.issue not in w.issues:
         w.issues.append(recist.issue)
@@ -134,6 +143,7 @@ class PathwayState:
         self._protocol = protocol
         self._patient_id = patient_id
         self._events: list[Event] = []
+        self._records: list[PlainEvent] = []
         self._walk = Walk(protocol, date.max)
         self._recist = _RecistSeries()
         self._last: tuple[date, int] | None = None
@@ -146,22 +156,25 @@ class PathwayState:
     def add(self, event: Event) -> None:
         """Record one event (validated by the history schema)."""
         index = len(self._events)
+        record = plain(event)
         self._events.append(event)
+        self._records.append(record)
         key = (event.date, RANK[event.type])
         if self._last is not None and key < self._last:
             self._in_order = False
         if not self._in_order:
             return
         self._last = key
-        self._step(event, index)
-
-    def _step(self, event: Event, index: int) -> None:
-        _step(self._walk, self._recist, event, index)
+        _step(self._walk, self._recist, record, index)
 
     def evaluate(self, today: date) -> Evaluation:
         """What the engine says on ``today`` about the events added so far."""
         if not self._current(today):
-            return _evaluate_events(self._patient_id, self._events, self._protocol, today)
+            records = self._records
+            order = sorted(
+                range(len(records)), key=lambda i: (records[i].date, RANK[records[i].type], i)
+            )
+            return _evaluate_records(self._patient_id, records, order, self._protocol, today)
         self._walk.today = today
         return _conclude(self._patient_id, self._walk)
 
@@ -185,7 +198,7 @@ class _RecistSeries:
         self.treated: set[str] = set()
         self.issue: str | None = None
 
-    def add(self, e: Event) -> TimepointResponse | None:
+    def add(self, e: PlainEvent) -> TimepointResponse | None:
         if e.type == "rfa_session":
             self.treated.update(x.lesion_id for x in e.lesions)
             return None
@@ -195,34 +208,29 @@ class _RecistSeries:
             if e.purpose == "baseline" or (self.series is None and self.issue is None):
                 self.treated = set()
                 self.series, self.issue = None, None
-                self.series = RecistSeries(_observations(e.lesions))
+                self.series = RecistSeries(e.lesions)
                 return None
             if self.series is None:
                 return None
-            return self.series.add(_timepoint(e, self.treated))
+            # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
+            return self.series.add_checked(
+                e.by_id,  # type: ignore[arg-type]
+                self.treated,
+                new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
+                non_target_progression=e.non_target_progression,
+            )
         except ClinicalValueError as exc:
             self.series, self.issue = None, f"RECIST response cannot be assessed: {exc}"
             return None
 
 
-def _timepoint(e: ImagingAssessment, treated: set[str]) -> Timepoint:
-    return Timepoint(
-        _observations(e.lesions),
-        new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
-        non_target_unequivocal_progression=e.non_target_progression,
-        treated=frozenset(treated),
-    )
-
-
-# The history's lesion records are validated like LesionObservation: RECIST reads them directly.
+# The history's lesion records (and the engine's plain copies of them) are validated like
+# LesionObservation: RECIST reads them directly.
 accept_lesion_type(LesionMeasurement)
+accept_lesion_type(PlainLesion)
 
 
-def _observations(items: list[LesionMeasurement]) -> tuple[LesionMeasurement, ...]:
-    return tuple(items)
-
-
-def _apply(w: Walk, e: Event, i: int, response: TimepointResponse | None) -> None:
+def _apply(w: Walk, e: PlainEvent, i: int, response: TimepointResponse | None) -> None:
     if e.type == "screening":
         w.screened, w.eligible = e.date, e.eligible
         w.phase = "screening" if e.eligible else "screen_failure"
@@ -239,10 +247,7 @@ def _apply(w: Walk, e: Event, i: int, response: TimepointResponse | None) -> Non
     elif e.type == "post_rfa_scan":
         record_post_rfa_scan(w, e, i)
     elif e.type == "follow_up_visit":
-        if e.visit_id in w.visits:
-            w.issues.append(f"events[{i}]: visit {e.visit_id} is recorded twice")
-        else:
-            w.visits[e.visit_id] = (i, e.date, tuple(e.components))
+        _visit(w, e, i)
     elif e.type in ("withdrawal", "lost_to_follow_up", "death"):
         if w.off_study is None:
             w.off_study = e.date
@@ -251,6 +256,13 @@ def _apply(w: Walk, e: Event, i: int, response: TimepointResponse | None) -> Non
             "lost_to_follow_up": "lost_to_follow_up",
             "death": "deceased",
         }[e.type]
+
+
+def _visit(w: Walk, e: PlainVisit, i: int) -> None:
+    if e.visit_id in w.visits:
+        w.issues.append(f"events[{i}]: visit {e.visit_id} is recorded twice")
+    else:
+        w.visits[e.visit_id] = (i, e.date, e.components)
 
 
 def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
@@ -274,7 +286,7 @@ def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
         )
 
 
-def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
+def _cycle(w: Walk, e: PlainCycle, i: int) -> None:
     p = w.protocol
     if w.randomized is None:
         w.issues.append(f"events[{i}]: systemic cycle before randomization")
@@ -299,9 +311,9 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
     if (
         panel is not None
         and (e.date - panel.date).days <= p.systemic.pre_cycle_lab_freshness_days
-        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
+        and not results_pass(panel.by, panel.src, p.systemic.pre_cycle_labs, missing_ok=True)
     ):
-        failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
+        failed = [c for c in check_panel(panel.src, p.systemic.pre_cycle_labs).failed]
         failed = [c for c in failed if c.status == "fail"]
         if failed:
             w.deviate(
@@ -328,9 +340,9 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
         w.block_cycles += 1
 
 
-def _effective(w: Walk, e: ImagingAssessment, r: TimepointResponse) -> bool:
+def _effective(w: Walk, e: PlainImaging, r: TimepointResponse) -> bool:
     p = w.protocol
-    if e.extrahepatic_progression or any(m.organ != "liver" for m in e.new_lesions):
+    if e.extrahepatic_progression or e.new_elsewhere:
         return False
     overall = r.overall
     # New liver lesions after the first session are candidates, not failure, unless the rest of
@@ -351,7 +363,7 @@ def _effective(w: Walk, e: ImagingAssessment, r: TimepointResponse) -> bool:
     return overall in p.response.effective
 
 
-def _imaging(w: Walk, e: ImagingAssessment, i: int, r: TimepointResponse | None) -> None:
+def _imaging(w: Walk, e: PlainImaging, i: int, r: TimepointResponse | None) -> None:
     day, known = e.date, w.lesions
     for m in e.lesions:
         x = known.get(m.lesion_id) or w.lesion(m, day)
@@ -388,7 +400,7 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: TimepointResponse | None)
             r.change_from_baseline,
             r.change_from_nadir,
             effective,
-            sum(1 for m in e.new_lesions if m.organ == "liver"),
+            e.new_in_liver,
             e.extrahepatic_progression,
         )
     )

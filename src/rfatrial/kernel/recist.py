@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -565,28 +566,14 @@ _TargetResult: TypeAlias = (
 
 def _target_response(
     active: Sequence[str],
-    base_sizes: dict[str, _Exact],
-    history: Sequence[dict[str, _Exact | None]],
+    baseline: _Exact,
+    nadir: _Exact,
     now: dict[str, _Exact | None],
     is_node: dict[str, bool],
     limits: _Limits,
 ) -> _TargetResult:
     if not active:
         return None, None, None, None
-    baseline: _Exact = 0
-    for t in active:
-        baseline += base_sizes[t]
-    nadir = baseline
-    for earlier in history:
-        total: _Exact = 0
-        for t in active:
-            size = earlier[t]
-            if size is None:
-                break
-            total += size
-        else:
-            if total < nadir:
-                nadir = total
     partial: _Exact = 0
     known = 0
     for t in active:
@@ -610,10 +597,11 @@ def _target_response(
 def _non_target_response(
     remaining: Sequence[str],
     observations: dict[str, Lesion],
-    timepoint: Timepoint,
+    progression: bool,
+    markers_above_normal: bool,
     limits: _Limits,
 ) -> NonTargetResponse | None:
-    if timepoint.non_target_unequivocal_progression:
+    if progression:
         return "PD"
     if not remaining:
         return None
@@ -631,24 +619,25 @@ def _non_target_response(
         return "NON_CR_NON_PD"
     if unevaluated:
         return "NE"
-    return "NON_CR_NON_PD" if timepoint.tumor_markers_above_normal else "CR"
+    return "NON_CR_NON_PD" if markers_above_normal else "CR"
 
 
 def _overall(
     target: TargetResponse | None,
     non_target: NonTargetResponse | None,
-    timepoint: Timepoint,
+    new_lesion: bool,
+    markers_above_normal: bool,
 ) -> OverallResponse:
-    if timepoint.new_lesion or target == "PD" or non_target == "PD":
+    if new_lesion or target == "PD" or non_target == "PD":
         return "PD"
     if target is None:  # non-target disease only (RECIST 1.1 Table 5)
         if non_target is None:  # every lesion treated: see the module notes
-            return "NON_CR_NON_PD" if timepoint.tumor_markers_above_normal else "CR"
+            return "NON_CR_NON_PD" if markers_above_normal else "CR"
         return non_target
     if target == "NE":
         return "NE"
     if target == "CR":
-        if non_target == "CR" or (non_target is None and not timepoint.tumor_markers_above_normal):
+        if non_target == "CR" or (non_target is None and not markers_above_normal):
             return "CR"
         return "PR"
     return target
@@ -737,41 +726,85 @@ class RecistSeries:
         self._active: list[str] = []
         self._remaining: list[str] = []
         self._treated_ids: tuple[str, ...] = ()
+        # baseline and nadir sums over the active targets, the nadir over _history[:_folded]
+        self._baseline: _Exact = 0
+        self._nadir: _Exact | None = None
+        self._folded = 0
 
     def add(self, timepoint: Timepoint) -> TimepointResponse:
         """Assess the next timepoint (chronological order)."""
-        by_id, limits, selection = self._by_id, self._limits, self._selection
         number = len(self._history) + 1
-        observations = _unique(timepoint.observations, f"timepoint {number}")
-        newly = timepoint.treated - self._treated
-        if newly & by_id.keys() or number == 1:
+        return self.add_checked(
+            _unique(timepoint.observations, f"timepoint {number}"),
+            timepoint.treated,
+            new_lesion=timepoint.new_lesion,
+            non_target_progression=timepoint.non_target_unequivocal_progression,
+            markers_above_normal=timepoint.tumor_markers_above_normal,
+        )
+
+    def add_checked(
+        self,
+        observations: dict[str, Lesion],
+        treated: AbstractSet[str],
+        *,
+        new_lesion: bool,
+        non_target_progression: bool,
+        markers_above_normal: bool = False,
+    ) -> TimepointResponse:
+        """:meth:`add` for a timepoint whose parts were already checked as :class:`Timepoint`
+        checks them, the observations keyed by their (distinct) lesion ids."""
+        by_id, limits, selection = self._by_id, self._limits, self._selection
+        newly = treated - self._treated
+        if newly & by_id.keys() or not self._history:
             # what treatment leaves to assess changes only when a baseline lesion is treated
             self._treated |= newly & by_id.keys()
             treated = self._treated
             self._active = [t for t in selection.targets if t not in treated]
             self._remaining = [n for n in selection.non_targets if n not in treated]
             self._treated_ids = tuple(sorted(treated))
-        now: dict[str, _Exact | None] = {
-            t: (_size(observations[t], limits) if t in observations else None)
-            for t in selection.targets
-        }
+            self._nadir = None
         active = self._active
-        response, total, base_sum, nadir = _target_response(
-            active, self._base_sizes, self._history, now, self._is_node, limits
+        # targets only leave the active set (treated is cumulative): later sums need only these
+        now: dict[str, _Exact | None] = {
+            t: (_size(observations[t], limits) if t in observations else None) for t in active
+        }
+        history = self._history
+        nadir = self._nadir
+        if nadir is None:
+            nadir = 0
+            for t in active:
+                nadir += self._base_sizes[t]
+            self._baseline, self._folded = nadir, 0
+        for k in range(self._folded, len(history)):
+            earlier = history[k]
+            earlier_sum: _Exact = 0
+            for t in active:
+                size = earlier[t]
+                if size is None:
+                    break
+                earlier_sum += size
+            else:
+                if earlier_sum < nadir:
+                    nadir = earlier_sum
+        self._nadir, self._folded = nadir, len(history)
+        response, total, base_sum, nadir_sum = _target_response(
+            active, self._baseline, nadir, now, self._is_node, limits
         )
-        self._history.append(now)
-        non_target = _non_target_response(self._remaining, observations, timepoint, limits)
+        history.append(now)
+        non_target = _non_target_response(
+            self._remaining, observations, non_target_progression, markers_above_normal, limits
+        )
         extra = observations.keys() - by_id.keys()
         return TimepointResponse(
             target_response=response,
             non_target_response=non_target,
-            new_lesion=timepoint.new_lesion,
-            overall=_overall(response, non_target, timepoint),
+            new_lesion=new_lesion,
+            overall=_overall(response, non_target, new_lesion, markers_above_normal),
             sum_mm=_as_float(total),
             baseline_sum_mm=_as_float(base_sum),
-            nadir_sum_mm=_as_float(nadir),
+            nadir_sum_mm=_as_float(nadir_sum),
             change_from_baseline=_fraction_change(total, base_sum),
-            change_from_nadir=_fraction_change(total, nadir),
+            change_from_nadir=_fraction_change(total, nadir_sum),
             targets=tuple(active),
             treated=self._treated_ids,
             untracked=tuple(sorted(extra)) if extra else (),
