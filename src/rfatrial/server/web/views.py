@@ -32,7 +32,9 @@ from rfatrial.server.web.access import (
     user_sites,
 )
 from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
+from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date
 from rfatrial.server.web.enrol import can_randomize
+from rfatrial.server.web.models import SiteSettings
 from rfatrial.server.web.summaries import event_summary
 
 ACTION_KINDS = [
@@ -132,6 +134,17 @@ def sites_view(request: HttpRequest) -> HttpResponse:
         roles.setdefault(code, []).append(role.replace("_", " "))
     for s in sites:
         s["roles"] = ", ".join(sorted(roles.get(s["code"], [])))
+    formats = dict(
+        SiteSettings.objects.filter(site__code__in=[s["code"] for s in sites]).values_list(
+            "site__code", "date_format"
+        )
+    )
+    for s in sites:
+        s["date_example"] = format_date(today(), formats.get(s["code"], DEFAULT_FORMAT))
+        s["sets_dates"] = bool(
+            user_roles(request.user).get(s["code"], set())
+            & {m.Role.ADMINISTRATOR, m.Role.INVESTIGATOR}
+        )
     return render(request, "web/sites.html", {"sites": sites, "current": current_site(request)})
 
 
