@@ -188,3 +188,113 @@ def test_a_statistician_reads_pseudonymized_data(world: World) -> None:
     assert b"S01-001" not in records
     full = client_of(world.users["monitor"]).get(f"/api/patients/{world.p1.pk}").json()
     assert full["study_id"] == "S01-001" and not full["pseudonymized"]
+
+
+# --- data queries, signatures, locks, vital signs and ECG --------------------------------------
+
+QUERY_READERS = {"investigator", "coordinator", "monitor", "data_manager"}
+MONITORS = {"monitor", "data_manager"}
+
+
+def _monitoring_setup(p: m.Patient) -> tuple[int, int]:
+    """A query on the patient's adverse event and a vital signs record (before any call)."""
+    from rfatrial.server.monitoring import queries, vitals
+    from rfatrial.server.study.audit import Actor
+
+    ae = m.AdverseEvent.objects.filter(patient=p).first()
+    assert ae is not None
+    x = queries.open_query(ae, text="Grade?", actor=Actor("setup"), roles={"monitor"})
+    row = vitals.record(
+        p, "vital_signs", {"date": "2026-01-05", "weight_kg": 70}, actor=Actor("setup")
+    )
+    return x.pk, row.pk
+
+
+def monitoring_call(client: Client, endpoint: str, p: m.Patient, ids: tuple[int, int]) -> Any:
+    query_id, vitals_id = ids
+    base = f"/api/patients/{p.pk}"
+    ae_seq, _ = _seq(p, m.AdverseEvent)
+    post = {"content_type": "application/json"}
+    if endpoint == "query_read":
+        return client.get(f"/api/queries/{query_id}")
+    if endpoint == "query_open":
+        body = {"kind": "adverse_event", "record": ae_seq, "text": "Start date?"}
+        return client.post(f"{base}/queries", json.dumps(body), **post)
+    if endpoint in ("query_answer", "query_close"):
+        version = 1 if endpoint == "query_answer" else 2 if _answered(query_id) else 1
+        body = {"version": version, "text": "As in the source."}
+        return client.post(f"/api/queries/{query_id}/{endpoint[6:]}", json.dumps(body), **post)
+    if endpoint == "signatures":
+        return client.get(f"{base}/signatures")
+    if endpoint == "sign":  # the password is wrong: 422 for an investigator, the role passed
+        body = {"kind": "adverse_event", "record": ae_seq, "password": "not it"}
+        return client.post(f"{base}/signatures", json.dumps(body), **post)
+    if endpoint == "lock":
+        body = {"kind": "adverse_event", "record": ae_seq, "locked": True}
+        return client.put(f"{base}/locks", json.dumps(body), **post)
+    if endpoint == "record_status":
+        return client.get(f"{base}/record-status")
+    if endpoint == "vitals_list":
+        return client.get(f"{base}/vital-signs")
+    if endpoint == "vitals_create":
+        body = {"data": {"date": "2026-01-06", "heart_rate_per_min": 70}}
+        return client.post(f"{base}/vital-signs", json.dumps(body), **post)
+    if endpoint == "vitals_update":
+        body = {"version": 1, "data": {"date": "2026-01-05", "weight_kg": 71}, "reason": "scale"}
+        return client.put(f"{base}/vital-signs/{vitals_id}", json.dumps(body), **post)
+    if endpoint == "ecg_list":
+        return client.get(f"{base}/ecg")
+    raise AssertionError(endpoint)
+
+
+def _answered(query_id: int) -> bool:
+    from rfatrial.server.monitoring.models import Query
+
+    return Query.objects.get(pk=query_id).status == "answered"
+
+
+MONITORING_ENDPOINTS: dict[str, tuple[set[str], int]] = {
+    "query_read": (QUERY_READERS, 200),
+    "query_open": (MONITORS, 201),
+    "query_answer": ({"investigator", "coordinator"}, 200),
+    "query_close": (MONITORS, 200),
+    "signatures": (QUERY_READERS, 200),
+    "sign": ({"investigator"}, 422),
+    "lock": ({"data_manager"}, 200),
+    "record_status": (QUERY_READERS, 200),
+    "vitals_list": (READERS, 200),
+    "vitals_create": (WRITERS, 201),
+    "vitals_update": (WRITERS, 200),
+    "ecg_list": (READERS, 200),
+}
+
+
+@pytest.mark.parametrize("site", ["own", "other"])
+@pytest.mark.parametrize("role", ROLES)
+def test_role_monitoring_endpoint_site(world: World, role: str, site: str) -> None:
+    """The monitoring endpoints for one role at his own or another site: 404 where he holds no
+    reading role (the administrator included), 403 for a reader without the role, never data."""
+    patient = world.p1 if site == "own" else world.p2
+    ids = _monitoring_setup(patient)
+    client = client_of(world.users[role])
+    for endpoint, (allowed, ok) in MONITORING_ENDPOINTS.items():
+        before = m.AuditEntry.objects.count()
+        response = monitoring_call(client, endpoint, patient, ids)
+        hidden = site == "other" or role not in READERS
+        expected = 404 if hidden else ok if role in allowed else 403
+        assert response.status_code == expected, (endpoint, response.content)
+        if expected >= 400:
+            assert m.AuditEntry.objects.count() == before, endpoint  # nothing written
+            assert patient.study_id.encode() not in response.content, endpoint
+
+
+def test_the_query_list_holds_only_the_sites_of_the_caller(world: World) -> None:
+    _monitoring_setup(world.p1)
+    _monitoring_setup(world.p2)
+    for role in QUERY_READERS:
+        listed = client_of(world.users[role]).get("/api/queries").json()
+        assert {x["site"] for x in listed} == {"S01"}, role
+    for role in ("statistician", "administrator"):
+        assert client_of(world.users[role]).get("/api/queries").json() == []
+    listed = client_of(world.other).get("/api/queries?status=new").json()
+    assert [x["study_id"] for x in listed] == ["S02-001"]
