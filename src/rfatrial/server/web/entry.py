@@ -416,6 +416,10 @@ ENTRY_KINDS: dict[str, EntryKind] = {
 }
 
 
+# Rows of a baseline scan (no lesion known yet): room for a multifocal recurrence on one form.
+BASELINE_ROWS = 8
+
+
 def _evaluation(patient: m.Patient) -> dict[str, Any]:
     state = m.PatientState.objects.filter(patient=patient).first()
     return dict(state.evaluation) if state else {}
@@ -556,9 +560,10 @@ def _entry(
     form_kwargs: dict[str, Any] = {"date_format": code, "amending": amending}
     if kind == "lab_panel":
         form_kwargs["ulns"] = _site_ulns(patient)
-    rows_class = (
-        formset_factory(spec.rows, extra=0 if amending else spec.extra_rows) if spec.rows else None
-    )
+    extra = 0 if amending else spec.extra_rows
+    if kind == "imaging" and not amending and not _evaluation(patient).get("lesions"):
+        extra = BASELINE_ROWS  # a baseline scan: every lesion is new to the study
+    rows_class = formset_factory(spec.rows, extra=extra) if spec.rows else None
     deviations: list[Any] = []
     loose: list[str] = []
     needs_justification = False

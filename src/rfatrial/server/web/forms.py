@@ -93,11 +93,11 @@ class ScreeningForm(EventForm):
     eligible = forms.TypedChoiceField(
         label=_("Eligibility confirmed"),
         choices=[
-            ("true", _("yes: every inclusion criterion met, no exclusion")),
+            ("true", _("yes, eligible")),
             ("false", _("no")),
         ],
         coerce=lambda v: v == "true",
-        help_text=_("The investigator's confirmation of the eligibility criteria."),
+        help_text=_("Every inclusion criterion met, no exclusion criterion (the investigator)."),
     )
     liver_lesion_count = forms.IntegerField(label=_("Liver lesions"), min_value=0)
     ras_status = forms.ChoiceField(label=_("RAS status"), choices=m.RAS, initial="unknown")
