@@ -22,6 +22,7 @@ def _fill(path: str, world: World) -> str:
     assert ae is not None
     values = {"patient_id": world.p1.pk, "seq": ae.seq, "code": "S01", "token_id": 1, "role_id": 1}
     values |= {"query_id": 1, "record_id": 1}  # data queries, vital signs and ECG
+    values |= {"plan_id": 1}  # session plans
     return re.sub(r"\{(\w+)\}", lambda g: str(values[g.group(1)]), path)
 
 
