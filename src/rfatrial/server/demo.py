@@ -129,6 +129,9 @@ def prepare_demo(
             f"demo study: {len(report.created)} simulated patient(s) loaded at {DEMO_SITES} sites"
         )
     create_demo_users()
+    from rfatrial.server.monitoring.demo import seed_demo_monitoring
+
+    seed_demo_monitoring(DEMO_PASSWORD)  # once: a few open queries and a signed casebook
     return line
 
 

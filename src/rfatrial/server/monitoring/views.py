@@ -7,6 +7,7 @@ of another site is a 404, a missing role a 403. Every write goes through the ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -117,7 +118,7 @@ def _query_or_404(request: HttpRequest, pk: int) -> Query:
     return x
 
 
-STEPS = {
+STEPS: dict[str, Callable[..., Query]] = {
     "answer": q.answer_query,
     "reply": q.reply_to_query,
     "close": q.close_query,

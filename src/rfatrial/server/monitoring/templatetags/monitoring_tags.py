@@ -16,7 +16,6 @@ from rfatrial.server.web.access import user_roles
 register = template.Library()
 
 
-@register.inclusion_tag("monitoring/_patient_panel.html", takes_context=True)
 def monitoring_panel(context: Any, patient: m.Patient) -> dict[str, Any]:
     """The records of ``patient`` with what the signed-in user may do with each."""
     request = context["request"]
@@ -38,3 +37,7 @@ def monitoring_panel(context: Any, patient: m.Patient) -> dict[str, Any]:
         ],
         "csrf_token": context.get("csrf_token"),
     }
+
+
+# Registered by call, not as a decorator: Django's decorator is untyped.
+register.inclusion_tag("monitoring/_patient_panel.html", takes_context=True)(monitoring_panel)
