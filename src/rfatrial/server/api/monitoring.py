@@ -12,6 +12,7 @@ record entered in error.
 # No ``from __future__ import annotations``: django-ninja reads the annotations at run time.
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 from django.db.models import Count
@@ -39,7 +40,8 @@ __all__ = ["register", "router"]
 router = Router()
 E = s.ErrorOut
 V = s.ValidationErrorOut
-READ_CODES: dict[int, Any] = {401: E, 403: E, 404: E}
+# 422: a path or query parameter not of its type (``/queries/abc``, ``?status=lost``).
+READ_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 422: V}
 WRITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 409: E, 422: V, 503: E}
 LOCKED_CODES: dict[int, Any] = {**WRITE_CODES, 423: E}
 QUERY_READ = frozenset(q.QUERY_ROLES["read"])
@@ -274,7 +276,7 @@ def _signature_out(x: Signature, seqs: dict[tuple[str, int], int]) -> dict[str, 
 # --- data queries -----------------------------------------------------------------------------
 
 
-@router.get("/queries", response={200: list[QueryOut], 401: E}, tags=["queries"])
+@router.get("/queries", response={200: list[QueryOut], 401: E, 422: V}, tags=["queries"])
 def list_queries(
     request: HttpRequest,
     status: QueryStatus | None = None,
@@ -329,8 +331,8 @@ def create_query(request: HttpRequest, patient_id: int, payload: QueryIn) -> Any
     return Status(201, _detail_out(Query.objects.select_related("patient__site").get(pk=x.pk)))
 
 
-def _step(action: str) -> Any:
-    steps = {
+def _step(action: str) -> None:
+    steps: dict[str, Callable[..., Query]] = {
         "answer": q.answer_query,
         "reply": q.reply_to_query,
         "close": q.close_query,
@@ -577,13 +579,14 @@ def _vitals_routes(kind: str, path: str, out: Any, create_in: Any, update_in: An
     create_view.__annotations__["payload"] = create_in
     update_view.__annotations__["payload"] = update_in
     item = base + "/{record_id}"
-    for method, route, view, response, summary in [
+    views: list[tuple[str, str, Callable[..., Any], dict[int, Any], str]] = [
         ("GET", base, list_view, {200: list[out], **READ_CODES}, f"list {label}"),
         ("GET", item, read_view, {200: out, **READ_CODES}, f"read {label}"),
         ("POST", base, create_view, {201: out, **WRITE_CODES}, f"record {label}"),
         ("PUT", item, update_view, {200: out, **LOCKED_CODES}, f"correct {label}"),
         ("DELETE", item, delete_view, {204: None, **LOCKED_CODES}, f"delete {label}"),
-    ]:
+    ]
+    for method, route, view, response, summary in views:
         view.__name__ = f"{view.__name__.removesuffix('_view')}_{kind}"
         router.add_api_operation(
             route,
