@@ -212,3 +212,31 @@ def test_distant_progression_matches_the_simulated_truth(
                 t["death"] is not None and t["death"] < t["progression_seen"]
             ), row
     assert seen > 10
+
+
+def test_a_small_study_whose_ph_test_cannot_be_done(tmp_path: Path) -> None:
+    """Twelve patients: the LTPFS Cox model fits (every LTP is in one arm) but the test of
+    proportional hazards is singular; the report says so instead of failing."""
+    import random
+    from datetime import timedelta
+
+    from rfatrial.analysis.report import cohort_of
+    from rfatrial.simulation.care_team import simulate_patient
+
+    rng, protocol = random.Random(20260101), default_protocol()
+    histories = [
+        simulate_patient(
+            f"S0{i % 3 + 1}-{i:04d}",
+            f"S0{i % 3 + 1}",
+            "experimental" if i % 2 == 0 else "control",
+            rng,
+            protocol,
+            start=date(2024, 1, 8) + timedelta(days=7 * i),
+            horizon_days=rng.randint(30, 700),
+        )
+        for i in range(12)
+    ]
+    result = build_report(cohort_of(histories, "twelve patients"), tmp_path, swimmer_limit=12)
+    text = result.html.read_text("utf-8")
+    assert "Proportional hazards test not estimable: Singular matrix" in text
+    assert "<td>Data source</td><td>twelve patients</td>" in text

@@ -607,12 +607,16 @@ def _efficacy(ds: AnalysisDatasets) -> dict[str, dict[str, Any]]:
         x = (d.arm == "experimental").astype(float)
         try:
             fit = cox_ph(d.time, d.event, x, strata=d.stratum, names=["experimental"])
-            r["cox"] = fit
-            r["zph"] = cox_zph(
-                d.time, d.event, x, strata=d.stratum, fit=fit, names=["experimental"]
-            )
         except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
             r["cox_error"] = str(exc)
+        else:
+            r["cox"] = fit
+            try:  # the model may fit where the test of proportional hazards cannot be done
+                r["zph"] = cox_zph(
+                    d.time, d.event, x, strata=d.stratum, fit=fit, names=["experimental"]
+                )
+            except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+                r["zph_error"] = str(exc)
         last = min(float(d.time[d.arm == a].max()) for a in ARMS)
         tau = min(36.0, last)
         if tau > 0:
@@ -711,11 +715,14 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
                 f"Stratified Cox: HR = {cox.hazard_ratio[0]:.3f} (95% CI {cox.lower[0]:.3f}-"
                 f"{cox.upper[0]:.3f}), p = {_p(float(cox.p_value[0]))}"
             )
-            zph = r["zph"]
-            notes.append(
-                f"Proportional hazards (cox.zph): chi-square = {zph.global_chisq:.3f}, "
-                f"p = {_p(zph.global_p_value)}"
-            )
+            zph = r.get("zph")
+            if zph is not None:
+                notes.append(
+                    f"Proportional hazards (cox.zph): chi-square = {zph.global_chisq:.3f}, "
+                    f"p = {_p(zph.global_p_value)}"
+                )
+            else:
+                notes.append(f"Proportional hazards test not estimable: {r.get('zph_error')}")
             summary_rows.append(
                 [
                     endpoint,
@@ -723,7 +730,7 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
                     _p(lr.p_value),
                     f"{cox.hazard_ratio[0]:.3f} ({cox.lower[0]:.3f}-{cox.upper[0]:.3f})",
                     _p(float(cox.p_value[0])),
-                    _p(zph.global_p_value),
+                    _p(zph.global_p_value) if zph is not None else "-",
                 ]
             )
         elif "cox_error" in r:
