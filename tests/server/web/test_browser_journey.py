@@ -240,7 +240,8 @@ def test_a_new_coordinator_takes_a_patient_from_enrolment_to_his_first_session(
     # --- the 1-month CT/MRI in the worklist, in the site's format
     page.get_by_role("link", name="Worklist", exact=True).click()
     page.locator("select[name=kind]").select_option("post_rfa_scan")
-    page.locator("input[name=to]").fill((date.today() + timedelta(days=60)).isoformat())
+    expect(page.locator("input[name=to]")).to_have_attribute("placeholder", "DD/MM/YYYY")
+    page.locator("input[name=to]").fill(dmy(60))
     page.get_by_role("button", name="Filter").click()
     row = page.locator("#worklist tbody tr", has_text="SA-101")
     expect(row).to_contain_text(dmy(30))

@@ -107,6 +107,11 @@ def test_the_patient_page_and_the_worklist_show_the_sites_format(study: Study) -
     worklist = client.get(reverse("web:worklist")).content.decode()
     assert format_date(action.target, "dmy_dot") in worklist
     assert f"<td>{action.target.isoformat()}</td>" not in worklist
+    # the worklist's filter reads and shows days in the site's format (ISO is understood too)
+    far = client.get(reverse("web:worklist"), {"to": show(400, "dmy_dot")}).content.decode()
+    assert f'value="{show(400, "dmy_dot")}"' in far and 'placeholder="DD.MM.YYYY"' in far
+    iso = client.get(reverse("web:worklist"), {"to": show(400, "iso")}).content.decode()
+    assert f'value="{show(400, "dmy_dot")}"' in iso
     # site B keeps ISO: its coordinator sees ISO
     other = signed_in(study.coordinator_b).get(reverse("web:patient", args=[study.patient_b.pk]))
     assert f"{show(-60, 'iso')}</time>" in other.content.decode()

@@ -375,3 +375,26 @@ def test_randomization_is_not_corrected_through_a_form(study: Study) -> None:
     seq = _last(p, "randomization").row.seq
     response = signed_in(study.coordinator).get(reverse("web:amend", args=[p.pk, seq]))
     assert response.status_code == 404
+
+
+def test_a_locked_record_shows_it_and_refuses_a_correction(study: Study) -> None:
+    from rfatrial.server.monitoring.signing import set_lock
+
+    p = study.patient_a
+    cycle = _last(p, "systemic_cycle")
+    set_lock(cycle.row, locked=True, actor=ADMIN, roles={"data_manager"})
+    client = signed_in(study.coordinator)
+    url = reverse("web:amend", args=[p.pk, cycle.row.seq])
+    assert 'id="locked-badge"' in client.get(url).content.decode()
+    form = {
+        "date": cycle.event.date.isoformat(),
+        "regimen": "FOLFIRI",
+        "line": 1,
+        "version": cycle.row.version,
+        "reason": "Regimen misread",
+        "rows-TOTAL_FORMS": 0,
+        "rows-INITIAL_FORMS": 0,
+    }
+    response = client.post(url, form)
+    assert response.status_code == 423 and "is locked" in response.content.decode()
+    assert m.SystemicCycle.objects.get(pk=cycle.row.pk).regimen == "FOLFOX"

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from rfatrial.kernel.history import RfaSession
 from rfatrial.kernel.protocol import default_protocol
+from rfatrial.server.monitoring.signing import RecordLockedError, is_locked
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import StaleRecordError
 from rfatrial.server.study.convert import StoredEvent, read_events
@@ -597,6 +598,9 @@ def _entry(
                     "justification",
                     _("This event breaks the protocol: explain why to record it."),
                 )
+            except RecordLockedError as exc:
+                status = 423
+                loose = [str(exc)]
             except StaleRecordError:
                 status = 409
                 loose = [
@@ -646,6 +650,7 @@ def _entry(
             "kind": kind,
             "label": KIND_LABELS.get(kind, kind),
             "stored": stored,
+            "locked": stored is not None and is_locked(stored.row),
             "form": form,
             "formset": formset,
             "rows_title": spec.rows_title,

@@ -32,7 +32,7 @@ from rfatrial.server.web.access import (
     user_sites,
 )
 from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
-from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date
+from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date, format_for_request, parse_date
 from rfatrial.server.web.enrol import can_randomize
 from rfatrial.server.web.models import SiteSettings
 from rfatrial.server.web.summaries import event_summary
@@ -156,9 +156,10 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- worklist ---------------------------------------------------------------------------------
 
 
-def _parse_day(text: str | None) -> date | None:
+def _parse_day(text: str | None, code: str = DEFAULT_FORMAT) -> date | None:
+    """A filter's day, typed in the site's format or ISO (anything else: no filter)."""
     try:
-        return date.fromisoformat(text) if text else None
+        return parse_date(text, code) if text else None
     except ValueError:
         return None
 
@@ -176,8 +177,9 @@ def _worklist(request: HttpRequest) -> tuple[list[m.NextAction], dict[str, Any]]
     if kind not in ACTION_KINDS:
         kind = ""
     has_to = "to" in request.GET
-    start = _parse_day(request.GET.get("from"))
-    end = _parse_day(request.GET.get("to")) if has_to else day + timedelta(days=14)
+    code = format_for_request(request)
+    start = _parse_day(request.GET.get("from"), code)
+    end = _parse_day(request.GET.get("to"), code) if has_to else day + timedelta(days=14)
     rows = m.NextAction.objects.select_related("patient", "patient__site").filter(
         patient__site__code__in=sites
     )
@@ -197,8 +199,8 @@ def _worklist(request: HttpRequest) -> tuple[list[m.NextAction], dict[str, Any]]
     filters = {
         "site": site,
         "kind": kind,
-        "from": start.isoformat() if start else "",
-        "to": end.isoformat() if end else "",
+        "from": format_date(start, code),
+        "to": format_date(end, code),
     }
     return actions, filters
 
