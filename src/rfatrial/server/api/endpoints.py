@@ -64,8 +64,9 @@ api = NinjaAPI(
 
 E = s.ErrorOut
 V = s.ValidationErrorOut
-READ_CODES: dict[int, Any] = {401: E, 404: E}
-SITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E}
+# 422: a path or query parameter that is not of its type (``/patients/abc``, ``?limit=x``).
+READ_CODES: dict[int, Any] = {401: E, 404: E, 422: V}
+SITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 422: V}
 WRITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 409: E, 422: V, 503: E}
 
 
@@ -320,7 +321,7 @@ def sites(request: HttpRequest) -> Any:
     return [{"code": x.code, "name": x.name, "roles": sorted(access.by_site[x.pk])} for x in rows]
 
 
-@api.get("/patients", response={200: list[s.PatientOut], 401: E}, tags=["patients"])
+@api.get("/patients", response={200: list[s.PatientOut], 401: E, 422: V}, tags=["patients"])
 def patients(
     request: HttpRequest, site: str | None = None, limit: int = 100, offset: int = 0
 ) -> Any:
@@ -713,7 +714,9 @@ def new_token(request: HttpRequest, payload: s.TokenIn) -> Any:
     return Status(201, {**s.TokenOut.from_orm(token).dict(), "token": raw})
 
 
-@api.delete("/tokens/{token_id}", response={204: None, 401: E, 403: E, 404: E}, tags=["access"])
+@api.delete(
+    "/tokens/{token_id}", response={204: None, 401: E, 403: E, 404: E, 422: V}, tags=["access"]
+)
 def revoke_token(request: HttpRequest, token_id: int) -> Any:
     """Revoke one of the caller's tokens."""
     updated = ApiToken.objects.filter(

@@ -61,8 +61,9 @@ class RefusalItem(Schema):
     loc: list[str | int]
     msg: str
     type: str
-    rule: str
-    source: str
+    # A body that is not a plan at all (422 of the request's validation) names no rule.
+    rule: str | None = None
+    source: str | None = None
 
 
 class RefusalOut(Schema):
