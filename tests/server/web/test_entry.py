@@ -398,3 +398,105 @@ def test_a_locked_record_shows_it_and_refuses_a_correction(study: Study) -> None
     response = client.post(url, form)
     assert response.status_code == 423 and "is locked" in response.content.decode()
     assert m.SystemicCycle.objects.get(pk=cycle.row.pk).regimen == "FOLFOX"
+
+
+def test_a_correction_keeps_what_the_form_does_not_show(study: Study) -> None:
+    p = study.patient_a
+    panel = labs(0)
+    panel["results"] = [
+        r if r["analyte"] != "albumin" else {"analyte": "albumin", "value": 4.1, "unit": "g/dL"}
+        for r in panel["results"]
+    ] + [{"analyte": "alp", "value": 95, "unit": "U/L", "lln": 40, "uln": 130}]
+    panel["results"][0] |= {"lln": 150}  # platelets with the site's lower limit
+    record_event(p, panel, actor=ADMIN)
+    stored = _last(p, "lab_panel")
+    client = signed_in(study.coordinator)
+    url = reverse("web:amend", args=[p.pk, stored.row.seq])
+    page = client.get(url).content.decode()
+    assert 'id="kept-results"' in page and "alp 95 U/L" in page and "albumin 4.1 g/dL" in page
+    assert 'name="albumin"' in page and "disabled" in page  # not typed again in g/L
+    form = {"date": day(0), "version": stored.row.version, "reason": "Platelets misread"}
+    form |= {"ascites": "none", "encephalopathy": "none"}
+    for r in stored.event.results:
+        if r.analyte not in {"albumin", "alp"}:
+            form[r.analyte] = r.value if r.analyte != "platelets" else 190
+            if r.uln is not None:
+                form[f"{r.analyte}_uln"] = r.uln
+    response = client.post(url, form)
+    assert response.status_code == 302, why(response)
+    after = {r.analyte: r for r in _last(p, "lab_panel").event.results}
+    assert after["platelets"].value == 190 and after["platelets"].lln == 150
+    assert (after["albumin"].value, after["albumin"].unit) == (4.1, "g/dL")
+    assert (after["alp"].value, after["alp"].lln, after["alp"].uln) == (95, 40, 130)
+
+
+def test_a_correction_keeps_the_planner_features_and_later_complications(study: Study) -> None:
+    p = study.patient_a
+    record_event(p, labs(-1), actor=ADMIN)
+    session = {
+        "type": "rfa_session",
+        "date": day(0),
+        "lesions": [{"lesion_id": "L1"}, {"lesion_id": "L2"}],
+        "complications": [
+            {"description": "Pain", "cirse_grade": 1},
+            {"description": "Fever", "cirse_grade": 1, "clavien_dindo": "I"},
+        ],
+    }
+    record_event(p, session, actor=ADMIN)
+    stored = _last(p, "rfa_session")
+    form = {
+        "date": day(0),
+        "version": stored.row.version,
+        "reason": "Pain was grade 2",
+        "complication": "Pain",
+        "cirse_grade": "2",
+        "rows-TOTAL_FORMS": 2,
+        "rows-INITIAL_FORMS": 0,
+        "rows-0-ablated": "on",
+        "rows-0-lesion_id": "L1",
+        "rows-0-technical_success": "on",
+        "rows-1-ablated": "on",
+        "rows-1-lesion_id": "L2",
+        "rows-1-technical_success": "on",
+    }
+    client = signed_in(study.coordinator)
+    response = client.post(reverse("web:amend", args=[p.pk, stored.row.seq]), form)
+    assert response.status_code == 302, why(response)
+    complications = _last(p, "rfa_session").event.complications
+    assert [(c.description, c.cirse_grade) for c in complications] == [("Pain", 2), ("Fever", 1)]
+
+
+def test_a_scan_corrected_keeps_the_planner_features_of_its_lesions(study: Study) -> None:
+    p = study.patient_a
+    features = {"distance_to_critical_mm": 4.0, "margin_achievable_mm": 6.0}
+    record_event(
+        p,
+        scan(0, shrink=0.6)
+        | {
+            "lesions": [
+                {"lesion_id": k, "diameter_mm": v * 0.6, "segment": s} | features
+                for k, (v, s) in {"L1": (30.0, "S7"), "L2": (24.0, "S6")}.items()
+            ]
+            + [{"lesion_id": "L3", "diameter_mm": 10.0}, {"lesion_id": "L4", "diameter_mm": 9.0}]
+        },
+        actor=ADMIN,
+    )
+    stored = _last(p, "imaging")
+    form: dict[str, Any] = {
+        "date": day(0),
+        "modality": "CT",
+        "purpose": "response",
+        "version": stored.row.version,
+        "reason": "L1 remeasured",
+        "rows-TOTAL_FORMS": 4,
+        "rows-INITIAL_FORMS": 0,
+    }
+    for i, x in enumerate(stored.event.lesions):
+        size = 17.0 if x.lesion_id == "L1" else x.diameter_mm
+        form |= {f"rows-{i}-lesion_id": x.lesion_id, f"rows-{i}-diameter_mm": size}
+    client = signed_in(study.coordinator)
+    response = client.post(reverse("web:amend", args=[p.pk, stored.row.seq]), form)
+    assert response.status_code == 302, why(response)
+    after = {x.lesion_id: x for x in _last(p, "imaging").event.lesions}
+    assert after["L1"].diameter_mm == 17.0 and after["L1"].distance_to_critical_mm == 4.0
+    assert after["L2"].margin_achievable_mm == 6.0 and after["L3"].margin_achievable_mm is None

@@ -25,7 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from rfatrial.kernel.history import RfaSession
+from rfatrial.kernel.history import LabPanel, RfaSession
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.server.monitoring.signing import RecordLockedError, is_locked
 from rfatrial.server.study import models as m
@@ -329,6 +329,8 @@ def initial_of(event: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     elif t == "lab_panel":
         initial |= {"ascites": _opt(event.ascites), "encephalopathy": _opt(event.encephalopathy)}
         for r in event.results:
+            if not lab_result_in_form(r):
+                continue
             initial[r.analyte] = r.value
             if r.uln is not None:
                 initial[f"{r.analyte}_uln"] = r.uln
@@ -386,6 +388,47 @@ def initial_of(event: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     elif t == "death":
         initial |= {"cause": event.cause}
     return initial, rows
+
+
+# What the forms do not show is kept as recorded when an event is corrected (nothing stored is
+# lost): the planner's features of a lesion, a lab result in another unit or of another analyte,
+# the complications after the first, the scan's visit.
+_UNSEEN_MEASUREMENT = ("organ", "is_node", "distance_to_critical_mm", "margin_achievable_mm")
+_FORM_UNITS = {analyte: unit for analyte, _label, unit, _uln in LAB_FIELDS}
+
+
+def lab_result_in_form(result: Any) -> bool:
+    """Whether the lab form shows this stored result (its analyte, in the form's unit)."""
+    return bool(_FORM_UNITS.get(result.analyte) == result.unit)
+
+
+def keep_unseen(event: dict[str, Any], stored: Any) -> dict[str, Any]:
+    """``event`` (built from a form) with what the form does not show taken from ``stored``."""
+    old = stored.model_dump(mode="json")
+    t = event["type"]
+    if t in ("imaging", "post_rfa_scan"):
+        before = {x["lesion_id"]: x for x in old.get("lesions", []) + old.get("new_lesions", [])}
+        for attr in ("lesions", "new_lesions"):
+            for item in event.get(attr, []):
+                was = before.get(item["lesion_id"], {})
+                for key in _UNSEEN_MEASUREMENT:
+                    if key not in item and was.get(key) not in (None, False, "liver"):
+                        item[key] = was[key]
+        if t == "imaging" and old.get("visit_id"):
+            event["visit_id"] = old["visit_id"]
+    elif t == "lab_panel":
+        lln = {r["analyte"]: r["lln"] for r in old["results"] if r.get("lln") is not None}
+        for item in event["results"]:
+            if item["analyte"] in lln:
+                item["lln"] = lln[item["analyte"]]
+        event["results"] += [
+            r
+            for r, obj in zip(old["results"], stored.results, strict=True)
+            if not lab_result_in_form(obj)
+        ]
+    elif t == "rfa_session":
+        event["complications"] += old["complications"][1:]
+    return event
 
 
 # --- the kinds ------------------------------------------------------------------------------------
@@ -540,6 +583,17 @@ def error_summary(form: forms.Form, formset: BaseFormSet | None = None) -> list[
     return out
 
 
+def _show_kept(form: forms.Form, kept: list[Any]) -> None:
+    """A result kept as recorded (another unit) is not typed again in the form's unit."""
+    for r in kept:
+        if r.analyte in form.fields:
+            form.fields[r.analyte].disabled = True
+            form.fields[r.analyte].help_text = _("recorded as %(value)s %(unit)s, kept") % {
+                "value": f"{r.value:g}",
+                "unit": r.unit,
+            }
+
+
 def _stored(patient: m.Patient, seq: int) -> StoredEvent:
     for s in read_events(patient):
         if s.row.seq == seq:
@@ -569,12 +623,20 @@ def _entry(
     loose: list[str] = []
     needs_justification = False
     status = 200
+    kept_results = (
+        [r for r in stored.event.results if not lab_result_in_form(r)]
+        if stored is not None and isinstance(stored.event, LabPanel)
+        else []
+    )
     if request.method == "POST":
         form = spec.form(request.POST, **form_kwargs)
+        _show_kept(form, kept_results)
         formset = rows_class(request.POST, prefix="rows") if rows_class else None
         if form.is_valid() and (formset is None or formset.is_valid()):
             rows = [(i, f.cleaned_data) for i, f in enumerate(formset.forms)] if formset else []
             built = spec.build(form.cleaned_data, rows)
+            if stored is not None:
+                built.event = keep_unseen(built.event, stored.event)
             justification = form.cleaned_data.get("justification") or None
             try:
                 if stored is None:
@@ -639,6 +701,7 @@ def _entry(
         if kind == "death":
             initial.setdefault("cause", "unknown")
         form = spec.form(initial=initial, **form_kwargs)
+        _show_kept(form, kept_results)
         formset = rows_class(prefix="rows", initial=row_initial) if rows_class else None
         needs_justification = bool(initial.get("justification"))
     hidden = {"justification", "reason", "version"}
@@ -670,6 +733,7 @@ def _entry(
                 and not name.endswith("_uln")
             ],
             "lab_rows": form.lab_rows() if isinstance(form, LabForm) else None,
+            "kept_results": kept_results,
             "protocol_version": default_protocol().study.version,
         },
         status=status,
