@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._plain import PlainCycle, PlainImaging, PlainLesion, PlainPanel, PlainSession
 from rfatrial.kernel.evaluation import (
     Deviation,
@@ -28,6 +29,7 @@ __all__ = [
 
 
 DAY = timedelta(days=1)
+_QuickDeviation = quick(Deviation)
 RANK = EVENT_ORDER
 CANDIDATE = frozenset({"active", "residual", "local_progression"})
 RECIST_MODALITIES = frozenset({"CT", "MRI"})
@@ -131,7 +133,7 @@ class Walk:
         index: int | None,
         justification: str | None = None,
     ) -> None:
-        self.deviations.append(Deviation(code, day, text, rule, index, justification))
+        self.deviations.append(_QuickDeviation(code, day, text, rule, index, justification))
 
     def hold(self, cycle: PlainCycle, *, before_rfa: bool) -> int:
         """Days between ``cycle`` and an RFA session (memoized: the walk keeps its cycles)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._plain import PlainImaging
 from rfatrial.kernel._walk import DAY, Walk, withdrawal_proposed_on
 from rfatrial.kernel.evaluation import (
@@ -16,6 +17,8 @@ from rfatrial.kernel.follow_up import follow_up_calendar
 from rfatrial.kernel.lab_gate import check_panel, results_pass
 
 __all__ = ["next_actions"]
+
+_QuickAction = quick(NextAction)
 
 
 def _action(
@@ -30,7 +33,7 @@ def _action(
     **extra: object,
 ) -> NextAction:
     target = min(max(target, earliest), latest)
-    return NextAction(
+    return _QuickAction(
         kind,
         what,
         why,

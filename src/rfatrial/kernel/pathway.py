@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._plain import (
     PlainCycle,
     PlainEvent,
@@ -52,6 +53,10 @@ from rfatrial.kernel.recist import RecistSeries, TimepointResponse, accept_lesio
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
+
+_QuickEvaluation = quick(Evaluation)
+_QuickLesionState = quick(LesionState)
+_QuickResponseRecord = quick(ResponseRecord)
 
 
 def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evaluation:
@@ -195,6 +200,7 @@ class _RecistSeries:
 
     def __init__(self) -> None:
         self.series: RecistSeries | None = None
+        # lesions treated since the last timepoint: the series keeps the union of what it is given
         self.treated: set[str] = set()
         self.issue: str | None = None
 
@@ -212,10 +218,11 @@ class _RecistSeries:
                 return None
             if self.series is None:
                 return None
+            treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
             return self.series.add_checked(
                 e.by_id,  # type: ignore[arg-type]
-                self.treated,
+                treated,
                 new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
                 non_target_progression=e.non_target_progression,
             )
@@ -390,7 +397,7 @@ def _imaging(w: Walk, e: PlainImaging, i: int, r: TimepointResponse | None) -> N
         return
     effective = _effective(w, e, r)
     w.responses.append(
-        ResponseRecord(
+        _QuickResponseRecord(
             e.date,
             e.modality,
             e.purpose,
@@ -520,7 +527,7 @@ def _gate_decision(w: Walk) -> GateDecision | None:
 
 def _result(patient_id: str, w: Walk, actions: list[NextAction]) -> Evaluation:
     lesions = tuple(
-        LesionState(
+        _QuickLesionState(
             x.lesion_id,
             x.organ,
             x.segment,
@@ -534,7 +541,7 @@ def _result(patient_id: str, w: Walk, actions: list[NextAction]) -> Evaluation:
     )
     visit_deviations, visit_issues = _visit_deviations(w)
     deviations = sorted(w.deviations + visit_deviations, key=lambda d: (d.date, d.code))
-    return Evaluation(
+    return _QuickEvaluation(
         patient_id=patient_id,
         today=w.today,
         protocol_version=w.protocol.version,

@@ -82,6 +82,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Literal, Protocol, TypeAlias
 
+from rfatrial.kernel._frozen import quick
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
 __all__ = [
@@ -365,6 +366,8 @@ class TimepointResponse:
     treated: tuple[str, ...] = field(default=())
     untracked: tuple[str, ...] = field(default=())
 
+
+_QuickResponse = quick(TimepointResponse)
 
 # Sizes are exact decimals in micrometres: an ``int`` when the millimetres have at most 3 decimals
 # (every real measurement), otherwise a ``Fraction``. Sums and comparisons are then exact integer
@@ -795,7 +798,7 @@ class RecistSeries:
             self._remaining, observations, non_target_progression, markers_above_normal, limits
         )
         extra = observations.keys() - by_id.keys()
-        return TimepointResponse(
+        return _QuickResponse(
             target_response=response,
             non_target_response=non_target,
             new_lesion=new_lesion,
