@@ -22,10 +22,17 @@ Gray's test and the patient-clustered jackknife of LTP; feasibility, exposure, A
 the time grows with the number of patients, and times the
 full report (HTML and PDF) for the base cohort (goal: under 30 s).
 
+Third part (``--part database``, not in ``all``): the report from the study database, as the
+web application's Report page makes it. The base cohort is loaded into a new SQLite database in a
+temporary data folder (migrations, the loader: every patient stored, evaluated and audited); it
+times reading every history back (the snapshot and its hash: what the page does before it knows
+whether the report is cached) and the full report from the database.
+
 Usage::
 
     uv run --frozen python benchmarks/analysis.py [--rows 100000] [--repeats 5]
     uv run --frozen python benchmarks/analysis.py --part cohort [--base 500] [--sizes 500,100000]
+    uv run --frozen python benchmarks/analysis.py --part database [--base 500]
 
 The R part needs R with survival (``.ci/install-r.sh``).
 """
@@ -227,11 +234,51 @@ def cohort_benchmark(base_n: int, sizes: list[int], seed: int) -> int:
     return 0
 
 
+def database_benchmark(base_n: int, seed: int) -> int:
+    """Load ``base_n`` simulated patients into a new database, then time the report from it."""
+    import os
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["RFATRIAL_DATA_DIR"] = str(Path(tmp) / "data")
+        os.environ.pop("DATABASE_URL", None)
+        from rfatrial.server.cli import migrate
+
+        migrate()
+        from rfatrial.analysis.study_database import database_cohort
+        from rfatrial.server.study.loading import load_directory
+
+        simulate_cohort(base_n, 8, seed, Path(tmp) / "cohort")
+        histories = Path(tmp) / "histories"  # the loader reads every *.json: not the manifest
+        histories.mkdir()
+        for path in (Path(tmp) / "cohort").glob("S*.json"):
+            (histories / path.name).write_bytes(path.read_bytes())
+        start = time.perf_counter()
+        loaded = load_directory(histories)
+        t_load = time.perf_counter() - start
+        start = time.perf_counter()
+        cohort = database_cohort()
+        t_read = time.perf_counter() - start
+        same = cohort.data_hash == load_cohort(Path(tmp) / "cohort").data_hash
+        start = time.perf_counter()
+        result = build_report(database_cohort(), Path(tmp) / "report")
+        t_report = time.perf_counter() - start
+    print(f"loaded {len(loaded.created):,} patients into SQLite in {t_load:.1f} s")
+    print(
+        f"read back every history and hash the snapshot: {t_read:.2f} s "
+        f"(same hash as the directory: {'yes' if same else 'NO'})"
+    )
+    print(
+        f"full report from the database, {result.patients:,} patients: {t_report:.1f} s "
+        f"(goal < 30 s: {'met' if t_report < 30 else 'NOT met'})"
+    )
+    return 0 if same else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--part", choices=("r", "cohort", "all"), default="all")
+    parser.add_argument("--part", choices=("r", "cohort", "database", "all"), default="all")
     parser.add_argument("--base", type=int, default=500)
     parser.add_argument("--sizes", default="500,2000,10000,100000")
     parser.add_argument("--seed", type=int, default=2026)
@@ -243,6 +290,8 @@ def main() -> int:
         print()
         sizes = [int(x) for x in args.sizes.split(",")]
         code = max(code, cohort_benchmark(args.base, sizes, args.seed))
+    if args.part == "database":
+        code = database_benchmark(args.base, args.seed)
     return code
 
 

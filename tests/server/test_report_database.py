@@ -71,6 +71,23 @@ def test_database_report_equals_the_directory_report(cohort_dir: Path, tmp_path:
     assert (tmp_path / "db" / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
+def test_the_batch_reader_reads_what_the_converter_reads(
+    cohort_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rfatrial.analysis import study_database
+    from rfatrial.server.study import models as m
+    from rfatrial.server.study.convert import history_from_db
+
+    one_by_one = [
+        history_from_db(p)
+        for p in m.Patient.objects.select_related("site").order_by("site__code", "study_id")
+    ]
+    monkeypatch.setattr(study_database, "BATCH", 5)  # several batches, one of them short
+    batched = study_database.database_histories()
+    assert [h.model_dump() for h in batched] == [h.model_dump() for h in one_by_one]
+    assert sum(len(h.events) for h in batched) > 24 * 10
+
+
 def test_database_report_of_one_site(cohort_dir: Path, tmp_path: Path) -> None:
     site_histories = [h for h in load_cohort(cohort_dir).histories if h.site == "S01"]
     assert 0 < len(site_histories) < 24

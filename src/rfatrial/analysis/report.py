@@ -603,7 +603,10 @@ def _efficacy(ds: AnalysisDatasets) -> dict[str, dict[str, Any]]:
         r["km"] = kaplan_meier_by_group(d.time, d.event, d.arm)
         if len(set(d.arm.tolist())) < 2 or d.event.sum() == 0:
             continue
-        r["logrank"] = logrank_test(d.time, d.event, d.arm, d.stratum)
+        try:  # in a small study every stratum may hold one arm only: no test
+            r["logrank"] = logrank_test(d.time, d.event, d.arm, d.stratum)
+        except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+            r["logrank_error"] = str(exc)
         x = (d.arm == "experimental").astype(float)
         try:
             fit = cox_ph(d.time, d.event, x, strata=d.stratum, names=["experimental"])
@@ -709,8 +712,10 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
                 f"Stratified log-rank: chi-square = {lr.statistic:.4f}, df = {lr.df}, "
                 f"p = {_p(lr.p_value)}"
             )
+        elif "logrank_error" in r:
+            notes.append(f"Stratified log-rank not estimable: {r['logrank_error']}")
         cox = r.get("cox")
-        if cox is not None and lr is not None:
+        if cox is not None:
             notes.append(
                 f"Stratified Cox: HR = {cox.hazard_ratio[0]:.3f} (95% CI {cox.lower[0]:.3f}-"
                 f"{cox.upper[0]:.3f}), p = {_p(float(cox.p_value[0]))}"
@@ -726,8 +731,8 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
             summary_rows.append(
                 [
                     endpoint,
-                    f"{lr.statistic:.4f}",
-                    _p(lr.p_value),
+                    f"{lr.statistic:.4f}" if lr is not None else "-",
+                    _p(lr.p_value) if lr is not None else "-",
                     f"{cox.hazard_ratio[0]:.3f} ({cox.lower[0]:.3f}-{cox.upper[0]:.3f})",
                     _p(float(cox.p_value[0])),
                     _p(zph.global_p_value) if zph is not None else "-",

@@ -1,7 +1,8 @@
 """The study database as a report's cohort: every patient's history, read losslessly.
 
-The histories come from :func:`rfatrial.server.study.convert.history_from_db`, the same converter
-the server uses to evaluate a patient, so the report on the database and the report on a cohort
+The histories are read as :func:`rfatrial.server.study.convert.history_from_db` reads them (its
+table mapping, ``EVENT_TYPES``; the same histories, tested), the converter the server uses to
+evaluate a patient, so the report on the database and the report on a cohort
 directory holding the same histories are the same report, with the same snapshot hash
 (:func:`rfatrial.analysis.report.snapshot_hash` hashes the histories' content, not their storage).
 
@@ -12,16 +13,27 @@ runs inside the server already.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from rfatrial.analysis.report import Cohort, cohort_of
-from rfatrial.kernel.history import PatientHistory
+from rfatrial.kernel.history import Event, PatientHistory
 
-__all__ = ["database_cohort", "database_histories"]
+__all__ = ["BATCH", "database_cohort", "database_histories"]
+
+
+#: Patients read per batch: a few queries per event table and batch, whatever the batch's size.
+BATCH = 500
 
 
 def database_histories(sites: Sequence[str] | None = None) -> list[PatientHistory]:
     """Every stored patient's history (of ``sites`` only, when given), by site and study id.
+
+    The same histories as :func:`rfatrial.server.study.convert.history_from_db` patient by
+    patient (tested), read with one query per event table and child list for a batch of
+    patients rather than per patient: the report's data snapshot of 500 patients is read in
+    about a second instead of half a minute.
 
     Parameters
     ----------
@@ -29,12 +41,62 @@ def database_histories(sites: Sequence[str] | None = None) -> list[PatientHistor
         Site codes to read; None reads every site.
     """
     from rfatrial.server.study import models as m
-    from rfatrial.server.study.convert import history_from_db
 
     patients = m.Patient.objects.select_related("site").order_by("site__code", "study_id")
     if sites is not None:
         patients = patients.filter(site__code__in=list(sites))
-    return [history_from_db(p) for p in patients]
+    everyone = list(patients)
+    out: list[PatientHistory] = []
+    for start in range(0, len(everyone), BATCH):
+        out += _histories(everyone[start : start + BATCH])
+    return out
+
+
+def _histories(patients: list[Any]) -> list[PatientHistory]:
+    from rfatrial.server.study.convert import EVENT_ADAPTER, EVENT_TYPES
+
+    ids = [p.pk for p in patients]
+    events: dict[int, list[tuple[int, Event]]] = defaultdict(list)
+    for kind, spec in EVENT_TYPES.items():
+        rows = list(spec.model._default_manager.filter(patient_id__in=ids))
+        if not rows:
+            continue
+        children = {c.attr: _children(c, ids) for c in spec.children}
+        for row in rows:
+            data: dict[str, Any] = {"type": kind, "date": row.date}
+            data.update({name: getattr(row, name) for name in spec.fields})
+            for attr, by_parent in children.items():
+                data[attr] = by_parent.get(row.pk, [])
+            events[row.patient_id].append((row.seq, EVENT_ADAPTER.validate_python(data)))
+    return [
+        PatientHistory(
+            patient_id=p.study_id,
+            site=p.site.code,
+            sex=p.sex,
+            age_at_screening=p.age_at_screening,
+            events=[e for _, e in sorted(events.get(p.pk, []), key=lambda x: x[0])],
+        )
+        for p in patients
+    ]
+
+
+def _children(child: Any, ids: list[int]) -> dict[int, list[Any]]:
+    """A child list's items by parent event row, for the patients ``ids`` (as ``convert``)."""
+    qs = child.model._default_manager.filter(
+        **{f"{child.parent}__patient_id__in": ids}, **child.fixed
+    )
+    if child.lesion or child.bare_lesion_ids:
+        qs = qs.select_related("lesion")
+    out: dict[int, list[Any]] = {}
+    for obj in qs.order_by(f"{child.parent}_id", "position"):
+        if child.bare_lesion_ids:
+            item: Any = obj.lesion.label
+        else:
+            item = {name: getattr(obj, name) for name in child.fields}
+            if child.lesion:
+                item = {"lesion_id": obj.lesion.label, **item}
+        out.setdefault(getattr(obj, f"{child.parent}_id"), []).append(item)
+    return out
 
 
 def database_cohort(sites: Sequence[str] | None = None) -> Cohort:
