@@ -221,7 +221,7 @@ def test_the_recorded_session_marks_the_plan_done(planning: PlanningStudy) -> No
     )
     result = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR)
     plan.refresh_from_db()
-    assert plan.status == PlanStatus.DONE and plan.rfa_session_id == result.row.pk  # type: ignore[union-attr]
+    assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == result.row.seq  # type: ignore[union-attr]
     assert plan.performed_lesions == PROPOSAL and not plan.differs
     assert open_plan(planning.patient_a) is None
     assert _audit(plan)[-1].reason == "RFA session recorded"
@@ -253,7 +253,7 @@ def test_a_draft_is_cancelled_by_a_session_recorded_without_confirmation(
     )
     record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR)
     plan.refresh_from_db()
-    assert plan.status == PlanStatus.CANCELLED and plan.rfa_session_id is None
+    assert plan.status == PlanStatus.CANCELLED and plan.rfa_session_seq is None
 
 
 def test_recording_a_session_that_breaks_a_rule_stays_possible(planning: PlanningStudy) -> None:
@@ -280,3 +280,30 @@ def test_a_plan_is_cancelled_with_a_reason(planning: PlanningStudy) -> None:
     assert _audit(plan)[-1].reason == "the patient declined"
     with pytest.raises(PlanError, match="only an open plan"):
         cancel_plan(plan, expected_version=plan.version, actor=INVESTIGATOR, reason="again")
+
+
+def test_a_session_entered_in_error_is_deleted_though_a_plan_names_it(
+    planning: PlanningStudy,
+) -> None:
+    from rfatrial.server.study.services import delete_event
+
+    plan, _ = save_plan(
+        planning.patient_a,
+        lesions=PROPOSAL,
+        planned_date=day(0),
+        reasons="",
+        actor=INVESTIGATOR,
+        confirm=True,
+    )
+    row = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR).row
+    assert row is not None
+    delete_event(
+        planning.patient_a,
+        row.seq,
+        expected_version=row.version,
+        actor=INVESTIGATOR,
+        reason="entered for the wrong patient",
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == row.seq
+    assert not m.RfaSession.objects.filter(patient=planning.patient_a).exists()

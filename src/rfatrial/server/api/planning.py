@@ -34,7 +34,6 @@ from rfatrial.server.planning.services import (
     plans_of,
     save_plan,
 )
-from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor
 
 __all__ = ["register", "router"]
@@ -169,9 +168,6 @@ def _today() -> dt.date:
 
 def plan_out(plan: SessionPlan) -> dict[str, Any]:
     """A plan as the API answers it."""
-    seq = None
-    if plan.rfa_session_id is not None:
-        seq = m.RfaSession.objects.filter(pk=plan.rfa_session_id).values_list("seq", flat=True)[0]
     return {
         "id": plan.pk,
         "version": plan.version,
@@ -188,7 +184,7 @@ def plan_out(plan: SessionPlan) -> dict[str, Any]:
         "drafted_at": plan.drafted_at,
         "confirmed_by": plan.confirmed_by,
         "confirmed_at": plan.confirmed_at,
-        "rfa_session_seq": seq,
+        "rfa_session_seq": plan.rfa_session_seq,
         "performed_lesions": plan.performed_lesions,
         "differs": plan.differs,
     }

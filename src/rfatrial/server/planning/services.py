@@ -287,7 +287,7 @@ def mark_plan_done(audit: Audit, patient: m.Patient, row: m.EventRecord, event: 
                 current,
                 reason="RFA session recorded",
                 status=PlanStatus.DONE,
-                rfa_session_id=row.pk,
+                rfa_session_seq=row.seq,
                 performed_lesions=[a.lesion_id for a in event.lesions],
             )
         else:
