@@ -163,3 +163,22 @@ def test_the_worklist_links_the_rfa_action_to_the_planner(planning: PlanningStud
     evaluate_patient(planning.patient_a)
     html = client_of(planning.investigator).get("/worklist/").content.decode()
     assert f'href="/patients/{planning.patient_a.pk}/planner/"' in html
+
+
+def test_an_open_plan_is_cancelled_with_a_reason(planning: PlanningStudy) -> None:
+    p = planning.patient_a
+    coordinator = client_of(planning.coordinator)
+    coordinator.post(
+        url(p), {"lesion": PROPOSAL, "planned_date": iso(2), "action": "draft", "version": ""}
+    )
+    plan = SessionPlan.objects.get()
+    cancel = {"action": "cancel", "version": str(plan.version)}
+    no_reason = coordinator.post(url(p), {**cancel, "cancel_reason": " "})
+    assert no_reason.status_code == 422
+    assert "a reason is required to cancel a plan" in no_reason.content.decode()
+    done = coordinator.post(url(p), {**cancel, "cancel_reason": "the patient asked to wait"})
+    assert done.status_code == 302
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.CANCELLED
+    page = coordinator.get(url(p)).content.decode()
+    assert "Earlier plans" in page and "Cancelled" in page
