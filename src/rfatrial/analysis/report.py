@@ -1114,8 +1114,10 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
         ]
         for c in comps
     ]
-    fig = _figure(11.0, 6.5)
+    # a fixed grid: the constrained layout of eight panels with rotated labels costs seconds
+    fig = _figure(11.0, 6.5, layout=None)
     axes = fig.subplots(2, 4)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.94, bottom=0.12, wspace=0.3, hspace=0.55)
     for ax, measure in zip(axes.flat, LAB_MEASURES, strict=True):
         sessions = sorted({r.session for r in ds.lab_pairs if r.measure == measure})
         data, labels = [], []
