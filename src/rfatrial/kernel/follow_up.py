@@ -17,12 +17,14 @@ Examples
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from types import MappingProxyType
 
 from rfatrial.kernel.protocol import Protocol
 
-__all__ = ["PlannedVisit", "add_months", "follow_up_calendar", "visits_due"]
+__all__ = ["PlannedVisit", "add_months", "follow_up_calendar", "planned_visits", "visits_due"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +52,25 @@ def add_months(day: date, months: int) -> date:
 
 # Calendars by (protocol identity, anchor); the protocol is kept so its id stays its own. Hashing a
 # protocol by content on every evaluation would cost more than the lookup saves.
-_CALENDARS: dict[tuple[int, date], tuple[Protocol, tuple[PlannedVisit, ...]]] = {}
+_Entry = tuple[Protocol, tuple["PlannedVisit", ...], Mapping[str, "PlannedVisit"]]
+_CALENDARS: dict[tuple[int, date], _Entry] = {}
 
 
-def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
+def _entry(anchor: date, protocol: Protocol) -> _Entry:
     key = (id(protocol), anchor)
     found = _CALENDARS.get(key)
     if found is not None and found[0] is protocol:
-        return found[1]
+        return found
     if len(_CALENDARS) > 8192:
         _CALENDARS.clear()
     visits = _build_calendar(anchor, protocol)
-    _CALENDARS[key] = (protocol, visits)
-    return visits
+    entry = (protocol, visits, MappingProxyType({v.visit_id: v for v in visits}))
+    _CALENDARS[key] = entry
+    return entry
+
+
+def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
+    return _entry(anchor, protocol)[1]
 
 
 def _build_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
@@ -98,6 +106,11 @@ def _build_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...
 def follow_up_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
     """Every planned visit from ``anchor`` (the randomization date), in date order."""
     return _calendar(anchor, protocol)
+
+
+def planned_visits(anchor: date, protocol: Protocol) -> Mapping[str, PlannedVisit]:
+    """The visits of :func:`follow_up_calendar` by visit id."""
+    return _entry(anchor, protocol)[2]
 
 
 def visits_due(

@@ -44,12 +44,12 @@ from rfatrial.kernel.evaluation import (
     NextAction,
     ResponseRecord,
 )
-from rfatrial.kernel.follow_up import follow_up_calendar
+from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
 from rfatrial.kernel.history import Event, LesionMeasurement, PatientHistory
 from rfatrial.kernel.lab_gate import check_panel, results_pass
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import RecistSeries, TimepointResponse, accept_lesion_type
+from rfatrial.kernel.recist import BriefResponse, RecistSeries, accept_lesion_type
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
@@ -104,8 +104,19 @@ def _step(w: Walk, recist: _RecistSeries, event: PlainEvent, i: int) -> None:
         if event.type == "lab_panel":
             record_labs(w, event)
             return
+        if event.type == "imaging":
+            response = recist.add(event)
+            if recist.issue and recist.issue not in w.issues:
+                w.issues.append(recist.issue)
+            _imaging(w, event, i, response)
+            return
         if event.type == "follow_up_visit":
             _visit(w, event, i)
+            return
+        if event.type == "systemic_cycle":
+            _cycle(w, event, i)
+            return
+        if event.type == "adverse_event":
             return
     response = recist.add(event)
     if recist.issue and recist.issue not in w.issues:
@@ -204,7 +215,7 @@ class _RecistSeries:
         self.treated: set[str] = set()
         self.issue: str | None = None
 
-    def add(self, e: PlainEvent) -> TimepointResponse | None:
+    def add(self, e: PlainEvent) -> BriefResponse | None:
         if e.type == "rfa_session":
             self.treated.update(x.lesion_id for x in e.lesions)
             return None
@@ -220,7 +231,7 @@ class _RecistSeries:
                 return None
             treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
-            return self.series.add_checked(
+            return self.series.add_brief(
                 e.by_id,  # type: ignore[arg-type]
                 treated,
                 new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
@@ -237,7 +248,7 @@ accept_lesion_type(LesionMeasurement)
 accept_lesion_type(PlainLesion)
 
 
-def _apply(w: Walk, e: PlainEvent, i: int, response: TimepointResponse | None) -> None:
+def _apply(w: Walk, e: PlainEvent, i: int, response: BriefResponse | None) -> None:
     if e.type == "screening":
         w.screened, w.eligible = e.date, e.eligible
         w.phase = "screening" if e.eligible else "screen_failure"
@@ -347,11 +358,11 @@ def _cycle(w: Walk, e: PlainCycle, i: int) -> None:
         w.block_cycles += 1
 
 
-def _effective(w: Walk, e: PlainImaging, r: TimepointResponse) -> bool:
+def _effective(w: Walk, e: PlainImaging, r: BriefResponse) -> bool:
     p = w.protocol
     if e.extrahepatic_progression or e.new_elsewhere:
         return False
-    overall = r.overall
+    overall, target_response, non_target_response = r[0], r[1], r[2]
     # New liver lesions after the first session are candidates, not failure, unless the rest of
     # the disease progressed too.
     if (
@@ -359,18 +370,18 @@ def _effective(w: Walk, e: PlainImaging, r: TimepointResponse) -> bool:
         and e.new_lesions
         and w.sessions
         and p.response.new_liver_lesions_after_first_rfa_are_candidates
-        and r.target_response != "PD"
-        and r.non_target_response != "PD"
+        and target_response != "PD"
+        and non_target_response != "PD"
         and not e.non_target_progression
     ):
-        overall = r.target_response or "SD"
+        overall = target_response or "SD"
         overall = "SD" if overall == "NE" else overall
     if overall == "NON_CR_NON_PD":
         return "SD" in p.response.effective
     return overall in p.response.effective
 
 
-def _imaging(w: Walk, e: PlainImaging, i: int, r: TimepointResponse | None) -> None:
+def _imaging(w: Walk, e: PlainImaging, i: int, r: BriefResponse | None) -> None:
     day, known = e.date, w.lesions
     for m in e.lesions:
         x = known.get(m.lesion_id) or w.lesion(m, day)
@@ -401,11 +412,11 @@ def _imaging(w: Walk, e: PlainImaging, i: int, r: TimepointResponse | None) -> N
             e.date,
             e.modality,
             e.purpose,
-            r.overall,
-            r.target_response,
-            r.sum_mm,
-            r.change_from_baseline,
-            r.change_from_nadir,
+            r[0],
+            r[1],
+            r[3],
+            r[4],
+            r[5],
             effective,
             e.new_in_liver,
             e.extrahepatic_progression,
@@ -448,7 +459,7 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
         return devs, issues
     end = w.today if w.off_study is None else min(w.today, w.off_study)
     calendar = follow_up_calendar(w.randomized, w.protocol)
-    planned = {v.visit_id: v for v in calendar}
+    planned = planned_visits(w.randomized, w.protocol)
     for v in calendar:
         if v.target > end:
             break  # later visits end later still: none of them is missed yet

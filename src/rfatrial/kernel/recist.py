@@ -86,6 +86,7 @@ from rfatrial.kernel._frozen import quick
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
 __all__ = [
+    "BriefResponse",
     "Lesion",
     "LesionObservation",
     "NonTargetResponse",
@@ -561,6 +562,13 @@ def _is_pd(total: _Exact, nadir: _Exact, limits: _Limits) -> bool:
     return increase * den >= num * nadir and increase >= limits.pd_absolute
 
 
+# What the pathway engine reads of a timepoint: overall, target and non-target responses, the sum
+# in mm, and the changes from baseline and from the nadir (see TimepointResponse).
+BriefResponse: TypeAlias = (
+    "tuple[OverallResponse, TargetResponse | None, NonTargetResponse | None,"
+    " float | None, float | None, float | None]"
+)
+
 # (response, sum, baseline sum, nadir sum)
 _TargetResult: TypeAlias = (
     "tuple[TargetResponse | None, _Exact | None, _Exact | None, _Exact | None]"
@@ -756,6 +764,60 @@ class RecistSeries:
     ) -> TimepointResponse:
         """:meth:`add` for a timepoint whose parts were already checked as :class:`Timepoint`
         checks them, the observations keyed by their (distinct) lesion ids."""
+        response, non_target, total, base_sum, nadir_sum = self._assess(
+            observations, treated, non_target_progression, markers_above_normal
+        )
+        extra = observations.keys() - self._by_id.keys()
+        return _QuickResponse(
+            target_response=response,
+            non_target_response=non_target,
+            new_lesion=new_lesion,
+            overall=_overall(response, non_target, new_lesion, markers_above_normal),
+            sum_mm=_as_float(total),
+            baseline_sum_mm=_as_float(base_sum),
+            nadir_sum_mm=_as_float(nadir_sum),
+            change_from_baseline=_fraction_change(total, base_sum),
+            change_from_nadir=_fraction_change(total, nadir_sum),
+            targets=tuple(self._active),
+            treated=self._treated_ids,
+            untracked=tuple(sorted(extra)) if extra else (),
+        )
+
+    def add_brief(
+        self,
+        observations: dict[str, Lesion],
+        treated: AbstractSet[str],
+        *,
+        new_lesion: bool,
+        non_target_progression: bool,
+    ) -> BriefResponse:
+        """:meth:`add_checked` answering only (overall, target, non-target response, sum in mm,
+        change from baseline, change from nadir): what the pathway engine reads."""
+        response, non_target, total, base_sum, nadir_sum = self._assess(
+            observations, treated, non_target_progression, False
+        )
+        return (
+            _overall(response, non_target, new_lesion, False),
+            response,
+            non_target,
+            None if total is None else float(total / _UM_PER_MM),
+            _fraction_change(total, base_sum),
+            _fraction_change(total, nadir_sum),
+        )
+
+    def _assess(
+        self,
+        observations: dict[str, Lesion],
+        treated: AbstractSet[str],
+        non_target_progression: bool,
+        markers_above_normal: bool,
+    ) -> tuple[
+        TargetResponse | None,
+        NonTargetResponse | None,
+        _Exact | None,
+        _Exact | None,
+        _Exact | None,
+    ]:
         by_id, limits, selection = self._by_id, self._limits, self._selection
         newly = treated - self._treated
         if newly & by_id.keys() or not self._history:
@@ -797,18 +859,4 @@ class RecistSeries:
         non_target = _non_target_response(
             self._remaining, observations, non_target_progression, markers_above_normal, limits
         )
-        extra = observations.keys() - by_id.keys()
-        return _QuickResponse(
-            target_response=response,
-            non_target_response=non_target,
-            new_lesion=new_lesion,
-            overall=_overall(response, non_target, new_lesion, markers_above_normal),
-            sum_mm=_as_float(total),
-            baseline_sum_mm=_as_float(base_sum),
-            nadir_sum_mm=_as_float(nadir_sum),
-            change_from_baseline=_fraction_change(total, base_sum),
-            change_from_nadir=_fraction_change(total, nadir_sum),
-            targets=tuple(active),
-            treated=self._treated_ids,
-            untracked=tuple(sorted(extra)) if extra else (),
-        )
+        return response, non_target, total, base_sum, nadir_sum
