@@ -5,48 +5,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('study', '0003_planner_features'),
+        ("study", "0003_planner_features"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Ecg',
+            name="Ecg",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('rhythm', models.CharField(choices=[('sinus', 'sinus'), ('atrial_fibrillation', 'atrial fibrillation'), ('atrial_flutter', 'atrial flutter'), ('paced', 'paced'), ('other', 'other')], max_length=32)),
-                ('heart_rate_per_min', models.PositiveSmallIntegerField(verbose_name='heart rate')),
-                ('qtcf_ms', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='QTcF')),
-                ('pr_ms', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='PR interval')),
-                ('qrs_ms', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='QRS duration')),
-                ('clinically_significant', models.BooleanField(default=False, verbose_name='clinically significant abnormality')),
-                ('abnormality', models.TextField(blank=True, default='')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='study.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "rhythm",
+                    models.CharField(
+                        choices=[
+                            ("sinus", "sinus"),
+                            ("atrial_fibrillation", "atrial fibrillation"),
+                            ("atrial_flutter", "atrial flutter"),
+                            ("paced", "paced"),
+                            ("other", "other"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("heart_rate_per_min", models.PositiveSmallIntegerField(verbose_name="heart rate")),
+                (
+                    "qtcf_ms",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="QTcF"),
+                ),
+                (
+                    "pr_ms",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="PR interval"
+                    ),
+                ),
+                (
+                    "qrs_ms",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="QRS duration"
+                    ),
+                ),
+                (
+                    "clinically_significant",
+                    models.BooleanField(
+                        default=False, verbose_name="clinically significant abnormality"
+                    ),
+                ),
+                ("abnormality", models.TextField(blank=True, default="")),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="study.patient",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='VitalSigns',
+            name="VitalSigns",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('date', models.DateField()),
-                ('systolic_bp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='systolic blood pressure')),
-                ('diastolic_bp_mmhg', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='diastolic blood pressure')),
-                ('heart_rate_per_min', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='heart rate')),
-                ('temperature_c', models.FloatField(blank=True, null=True, verbose_name='temperature')),
-                ('weight_kg', models.FloatField(blank=True, null=True, verbose_name='weight')),
-                ('height_cm', models.FloatField(blank=True, null=True, verbose_name='height')),
-                ('spo2_percent', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='SpO2')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='study.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("date", models.DateField()),
+                (
+                    "systolic_bp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="systolic blood pressure"
+                    ),
+                ),
+                (
+                    "diastolic_bp_mmhg",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="diastolic blood pressure"
+                    ),
+                ),
+                (
+                    "heart_rate_per_min",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="heart rate"
+                    ),
+                ),
+                (
+                    "temperature_c",
+                    models.FloatField(blank=True, null=True, verbose_name="temperature"),
+                ),
+                ("weight_kg", models.FloatField(blank=True, null=True, verbose_name="weight")),
+                ("height_cm", models.FloatField(blank=True, null=True, verbose_name="height")),
+                (
+                    "spo2_percent",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="SpO2"),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="study.patient",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
     ]
