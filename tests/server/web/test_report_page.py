@@ -124,7 +124,7 @@ def test_who_opens_the_report_and_for_which_sites(study: Study) -> None:
     assert stat_b.get("/report/../secret_key/report.html").status_code == 404
 
 
-def test_an_administrator_of_a_site_without_patients(study: Study) -> None:
+def test_a_site_without_patients(study: Study) -> None:
     from rfatrial.server.study.audit import audited
     from rfatrial.server.study.services import ensure_site
 
@@ -134,3 +134,11 @@ def test_an_administrator_of_a_site_without_patients(study: Study) -> None:
     r = admin.get("/report/")
     assert r.status_code == 200 and state_of(r) == "empty"
     assert "nothing to report" in r.content.decode()
+    # sites B and C hold the patients of B only: the same snapshot as B alone, one report,
+    # which a statistician of B alone reads too
+    both = client_for(make_user("stat_bc", {"SB": ["statistician"], "SC": ["statistician"]}))
+    page = wait_until_ready(both).content.decode()
+    digest = database_cohort(["SB"]).data_hash
+    assert f'<code id="snapshot">{digest}</code>' in page
+    stat_b = client_for(make_user("stat_b_only", {"SB": ["statistician"]}))
+    assert stat_b.get(f"/report/{digest}/report.html").status_code == 200

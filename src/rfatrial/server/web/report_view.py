@@ -118,7 +118,10 @@ def _build(digest: str, cohort: Any, job: _Job) -> None:
             result = build_report(cohort, work, progress=job.steps.append)
             meta = {
                 "hash": digest,
-                "sites": job.sites,
+                # the sites whose patients the report holds (who may read it), which may be
+                # fewer than those asked for: a site without patients adds nothing
+                "sites": sorted({h.site for h in cohort.histories}),
+                "asked_for": job.sites,
                 "patients": result.patients,
                 "randomized": result.randomized,
                 "protocol_version": result.protocol_version,
