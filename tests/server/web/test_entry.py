@@ -500,3 +500,11 @@ def test_a_scan_corrected_keeps_the_planner_features_of_its_lesions(study: Study
     after = {x.lesion_id: x for x in _last(p, "imaging").event.lesions}
     assert after["L1"].diameter_mm == 17.0 and after["L1"].distance_to_critical_mm == 4.0
     assert after["L2"].margin_achievable_mm == 6.0 and after["L3"].margin_achievable_mm is None
+
+
+def test_the_worklist_links_each_action_to_its_form_for_those_who_record(study: Study) -> None:
+    form = reverse("web:record", args=[study.patient_a.pk, "lab_panel"])
+    worklist = signed_in(study.coordinator).get(reverse("web:worklist")).content.decode()
+    assert f'href="{form}"' in worklist  # the pre-RFA labs are due
+    monitor = signed_in(study.monitor).get(reverse("web:worklist")).content.decode()
+    assert "SA-001" in monitor and f'href="{form}"' not in monitor

@@ -64,6 +64,7 @@ from rfatrial.server.web.summaries import KIND_LABELS
 
 __all__ = [
     "ENTRY_KINDS",
+    "FORM_OF_ACTION",
     "LAB_FIELDS",
     "amend_view",
     "error_summary",
@@ -462,6 +463,17 @@ ENTRY_KINDS: dict[str, EntryKind] = {
 
 # Rows of a baseline scan (no lesion known yet): room for a multifocal recurrence on one form.
 BASELINE_ROWS = 8
+
+
+# The form that records what a next action of the worklist asks for.
+FORM_OF_ACTION = {
+    "systemic_cycle": "systemic_cycle",
+    "response_scan": "imaging",
+    "pre_rfa_labs": "lab_panel",
+    "post_rfa_scan": "post_rfa_scan",
+    "follow_up_visit": "follow_up_visit",
+    "confirm_withdrawal": "withdrawal",
+}
 
 
 def _evaluation(patient: m.Patient) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from rfatrial.server.web.access import (
 from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
 from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date, format_for_request, parse_date
 from rfatrial.server.web.enrol import can_randomize
+from rfatrial.server.web.entry import FORM_OF_ACTION
 from rfatrial.server.web.models import SiteSettings
 from rfatrial.server.web.summaries import event_summary
 
@@ -191,6 +192,7 @@ def _worklist(request: HttpRequest) -> tuple[list[m.NextAction], dict[str, Any]]
         rows = rows.filter(earliest__lte=end)
     actions = list(rows.order_by("target", "patient__study_id", "position")[:2000])
     for a in actions:
+        a.record_kind = FORM_OF_ACTION.get(a.kind)
         a.status = (
             "overdue"
             if a.overdue or a.latest < day
@@ -236,6 +238,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
                 s: sum(1 for a in actions if a.status == s) for s in ("overdue", "due", "upcoming")
             },
             "query": query,
+            "writable": [c for c in selected_sites(request) if can_write(request.user, c)],
+            "randomizing": [c for c in selected_sites(request) if can_randomize(request.user, c)],
         },
     )
 
