@@ -508,3 +508,30 @@ def test_the_worklist_links_each_action_to_its_form_for_those_who_record(study: 
     assert f'href="{form}"' in worklist  # the pre-RFA labs are due
     monitor = signed_in(study.monitor).get(reverse("web:worklist")).content.decode()
     assert "SA-001" in monitor and f'href="{form}"' not in monitor
+
+
+@pytest.mark.parametrize(
+    ("grade", "outcome", "serious", "refused_field"),
+    [
+        ("4", "not_recovered", "on", None),
+        ("4", "fatal", "on", "grade"),
+        ("5", "recovered", "on", "outcome"),
+        ("5", "", "on", "outcome"),
+        ("5", "fatal", "", "serious"),
+        ("5", "fatal", "on", None),
+    ],
+)
+def test_a_fatal_adverse_event_is_grade_5_and_serious(
+    study: Study, grade: str, outcome: str, serious: str, refused_field: str | None
+) -> None:
+    url = reverse("web:record", args=[study.patient_a.pk, "adverse_event"])
+    form = {"date": day(-2), "term": "Hepatic failure", "grade": grade, "outcome": outcome}
+    if serious:
+        form["serious"] = serious
+    response = signed_in(study.coordinator).post(url, form)
+    stored = m.AdverseEvent.objects.filter(patient=study.patient_a).exists()
+    if refused_field is None:
+        assert response.status_code == 302 and stored, why(response)
+    else:
+        assert response.status_code == 422 and not stored
+        assert f'href="#id_{refused_field}"' in response.content.decode()

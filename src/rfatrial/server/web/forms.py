@@ -381,6 +381,8 @@ CTCAE_TERMS = [
     "Vomiting",
 ]
 
+FATAL_GRADE = 5
+
 RELATED_TO = [
     ("systemic", _("systemic therapy")),
     ("rfa", _("RFA")),
@@ -415,6 +417,20 @@ class AdverseEventForm(EventForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["date"].label = _("Onset date")
+
+    def clean(self) -> dict[str, Any]:
+        # CTCAE v5.0: grade 5 is death related to the event; a death is a serious event (ICH E2A).
+        data = super().clean()
+        grade, outcome = data.get("grade"), data.get("outcome")
+        if grade == FATAL_GRADE and outcome != "fatal":
+            self.add_error(
+                "outcome", _("Grade 5 is death related to the event: the outcome is fatal.")
+            )
+        if outcome == "fatal" and grade is not None and grade != FATAL_GRADE:
+            self.add_error("grade", _("A fatal outcome is grade 5."))
+        if grade == FATAL_GRADE and not data.get("serious"):
+            self.add_error("serious", _("An event that results in death is serious."))
+        return data
 
 
 class WithdrawalForm(EventForm):
