@@ -206,6 +206,10 @@ def test_sessions_postponements_systemic_labs() -> None:
     assert by(ds.lab_pairs, session=1, measure="albi").before == pytest.approx(
         0.66 * 1.0 - 0.085 * 40, abs=0.01
     )  # log10(10 µmol/L) = 1
+    # Child-Pugh: bilirubin < 34 µmol/L, albumin > 35 g/L, INR < 1.7, no ascites, no
+    # encephalopathy: 1 point each
+    cp = by(ds.lab_pairs, session=1, measure="child_pugh")
+    assert (cp.before, cp.after) == (5.0, 5.0)
     egfr = by(ds.lab_pairs, session=1, measure="egfr")
     assert 60 < egfr.before < 90  # CKD-EPI 2021, 80 µmol/L, woman of 60
     p = ds.patients[0]

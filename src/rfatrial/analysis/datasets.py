@@ -85,6 +85,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rfatrial.kernel.albi import albi
+from rfatrial.kernel.child_pugh import child_pugh
 from rfatrial.kernel.egfr import egfr_ckd_epi_2021
 from rfatrial.kernel.evaluation import Evaluation
 from rfatrial.kernel.history import (
@@ -145,6 +146,7 @@ LAB_MEASURES: dict[str, str] = {
     "bilirubin": "µmol/L",
     "albumin": "g/L",
     "albi": "score",
+    "child_pugh": "score",
     "inr": "ratio",
     "creatinine": "µmol/L",
     "egfr": "mL/min/1.73m²",
@@ -842,6 +844,27 @@ def _albi(panel: LabPanel) -> float | None:
         return None
 
 
+def _child_pugh(panel: LabPanel) -> int | None:
+    """The Child-Pugh score (5-15) of a panel that has every part of it."""
+    bili, alb, inr = panel.result("bilirubin"), panel.result("albumin"), panel.result("inr")
+    if bili is None or alb is None or inr is None:
+        return None
+    if panel.ascites is None or panel.encephalopathy is None:
+        return None
+    try:
+        return child_pugh(
+            bili.value,
+            bili.unit,
+            alb.value,
+            alb.unit,
+            inr.value,
+            panel.ascites,
+            panel.encephalopathy,
+        ).score
+    except ClinicalValueError:
+        return None
+
+
 def _measures(panel: LabPanel, sex: str, age: int) -> dict[str, float]:
     """The liver and renal measures of one panel in the units of :data:`LAB_MEASURES`."""
     out: dict[str, float] = {}
@@ -856,6 +879,9 @@ def _measures(panel: LabPanel, sex: str, age: int) -> dict[str, float]:
     a = _albi(panel)
     if a is not None:
         out["albi"] = a
+    cp = _child_pugh(panel)
+    if cp is not None:
+        out["child_pugh"] = float(cp)
     creat = panel.result("creatinine")
     if creat is not None and 18 <= age <= 120 and sex in ("F", "M"):
         with contextlib.suppress(ClinicalValueError):

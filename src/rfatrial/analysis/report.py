@@ -1099,11 +1099,20 @@ def _cd_label(grade: str) -> str:
     return grade.capitalize() if grade in ("none", "not graded") else f"CD {grade}"
 
 
+_MEASURE_LABEL = {
+    "bilirubin": "Bilirubin",
+    "albumin": "Albumin",
+    "child_pugh": "Child-Pugh",
+    "creatinine": "Creatinine",
+    "egfr": "eGFR",
+}
+
+
 def _labs_section(ds: AnalysisDatasets) -> Section:
     comps = lab_comparisons(ds)
     rows = [
         [
-            c.measure.upper() if len(c.measure) <= 4 else c.measure,
+            _MEASURE_LABEL.get(c.measure, c.measure.upper()),
             c.unit,
             str(c.session),
             str(c.n),
@@ -1115,9 +1124,9 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
         for c in comps
     ]
     # a fixed grid: the constrained layout of eight panels with rotated labels costs seconds
-    fig = _figure(11.0, 6.5, layout=None)
-    axes = fig.subplots(2, 4)
-    fig.subplots_adjust(left=0.05, right=0.98, top=0.94, bottom=0.12, wspace=0.3, hspace=0.55)
+    fig = _figure(11.0, 9.0, layout=None)
+    axes = fig.subplots(3, 3)
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.95, bottom=0.09, wspace=0.25, hspace=0.6)
     for ax, measure in zip(axes.flat, LAB_MEASURES, strict=True):
         sessions = sorted({r.session for r in ds.lab_pairs if r.measure == measure})
         data, labels = [], []
@@ -1129,7 +1138,8 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
             bp = ax.boxplot(data, tick_labels=labels, showfliers=False, patch_artist=True)
             for k, patch in enumerate(bp["boxes"]):
                 patch.set_facecolor("#cfe2f3" if k % 2 == 0 else "#f4cccc")
-        ax.set_title(f"{measure} ({LAB_MEASURES[measure]})", fontsize=9)
+        label = _MEASURE_LABEL.get(measure, measure.upper())
+        ax.set_title(f"{label} ({LAB_MEASURES[measure]})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7, rotation=45)
         ax.tick_params(axis="y", labelsize=7)
     return Section(

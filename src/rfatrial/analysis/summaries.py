@@ -16,7 +16,8 @@ rows for the report's tables.
   complication is grade "none"; a complication without a Clavien-Dindo grade is "not graded",
   which ranks below grade I); major complications: CIRSE grade 3 or worse, Clavien-Dindo IIIa or
   worse.
-* Liver and renal function: for each session number and measure, the paired values on the last
+* Liver and renal function (ALT, AST, bilirubin, albumin, ALBI score, Child-Pugh score, INR,
+  creatinine, eGFR): for each session number and measure, the paired values on the last
   panel before (within 30 days, the session day included) and the first panel after (within 30
   days) the session, compared by the Wilcoxon signed-rank test (scipy, two-sided; zero
   differences dropped, as R's ``wilcox.test``).
