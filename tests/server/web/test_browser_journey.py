@@ -264,3 +264,40 @@ def test_a_new_coordinator_takes_a_patient_from_enrolment_to_his_first_session(
     assert response is not None and response.status == 404
     response = page.goto(f"/patients/{patient.pk}/record/lab_panel/")
     assert response is not None and response.status == 404
+
+
+UNLABELLED = """() => Array.from(
+        document.querySelectorAll("main input, main select, main textarea"))
+    .filter((e) => e.type !== "hidden")
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+    .map((e) => e.name)"""
+
+
+def test_every_entry_form_is_labelled_and_fits_a_tablet(
+    browser: Any, server: str, page: Any, study: Any
+) -> None:
+    from rfatrial.server.web.entry import ENTRY_KINDS
+    from tests.server.web.conftest import make_user
+
+    expect = sync_api.expect
+    make_user("investigator_a", {"SA": ["investigator"]})
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, "investigator_a")
+    pk = study.patient_a.pk
+    urls = [f"/patients/{pk}/record/{kind}/" for kind in ENTRY_KINDS]
+    urls += ["/patients/new/", f"/patients/{pk}/events/0/", "/sites/SA/settings/"]
+    for url in urls:
+        response = page.goto(url)
+        assert response is not None and response.status == 200, url
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert page.evaluate(UNLABELLED) == [], url
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), url
+        name = url.strip("/").replace("/", "-").replace(str(pk), "p")
+        shot(page, f"entry-tablet-{name}")
+    # the keyboard moves through a form's fields in reading order
+    page.goto(f"/patients/{pk}/record/adverse_event/")
+    page.locator("#id_date").focus()
+    page.keyboard.press("Tab")
+    expect(page.locator("#id_term")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#id_grade")).to_be_focused()
