@@ -324,7 +324,7 @@ def test_a_correction_needs_a_reason_and_is_audited(study: Study) -> None:
     timeline = client.get(reverse("web:patient", args=[p.pk])).content.decode()
     assert f'href="{url}"' in timeline  # the timeline offers the correction
     randomization = _last(p, "randomization").row.seq
-    assert reverse("web:amend", args=[p.pk, randomization]) not in timeline
+    assert f'href="{reverse("web:amend", args=[p.pk, randomization])}"' not in timeline
     page = client.get(url).content.decode()
     assert 'value="FOLFOX"' in page and 'value="oxaliplatin"' in page  # as recorded
     assert f'name="version" value="{cycle.row.version}"' in page
