@@ -1,0 +1,61 @@
+"""The readable, translatable names of the kernel's codes (phases, arms, actions, decisions).
+
+The kernel speaks in stable codes (``rfa_preparation``); the pages show them in the user's
+language. A code without a name here is shown with its underscores as spaces.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+__all__ = ["TERMS", "term"]
+
+TERMS: dict[str, str | Promise] = {
+    # phases of the pathway
+    "not_screened": _("not screened"),
+    "screening": _("screening"),
+    "screen_failure": _("screen failure"),
+    "induction": _("induction"),
+    "rfa_preparation": _("RFA preparation"),
+    "consolidation": _("consolidation"),
+    "follow_up": _("follow-up"),
+    "withdrawn": _("withdrawn"),
+    "lost_to_follow_up": _("lost to follow-up"),
+    "deceased": _("deceased"),
+    # groups of the dashboard's count
+    "on study": _("on study"),
+    "off study": _("off study"),
+    "not randomized": _("not randomized"),
+    # arms
+    "control": _("control"),
+    "experimental": _("experimental"),
+    # next actions
+    "randomize": _("randomize"),
+    "systemic_cycle": _("systemic cycle"),
+    "response_scan": _("response scan"),
+    "pre_rfa_labs": _("pre-RFA labs"),
+    "rfa_session": _("RFA session"),
+    "post_rfa_scan": _("post-RFA scan"),
+    "follow_up_visit": _("follow-up visit"),
+    "confirm_withdrawal": _("confirm withdrawal"),
+    # lab gate
+    "proceed": _("proceed"),
+    "postpone": _("postpone"),
+    "withdrawal_proposed": _("withdrawal proposed"),
+    "labs_needed": _("labs needed"),
+    "pass": _("pass"),
+    "fail": _("fail"),
+    "missing": _("missing"),
+    # why ablation stopped
+    "liver_ned": _("no evidence of liver disease"),
+    "no_liver_lesion": _("no liver lesion left"),
+    "extrahepatic_progression": _("extrahepatic progression"),
+}
+
+
+def term(code: object) -> str:
+    """The name of ``code`` in the active language: ``"rfa_preparation"`` → "RFA preparation"."""
+    text = "" if code is None else str(code)
+    name = TERMS.get(text)
+    return str(name) if name is not None else text.replace("_", " ")
