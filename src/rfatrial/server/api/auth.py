@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from rfatrial.server.api.models import ApiToken
 __all__ = ["SessionAuth", "TokenAuth", "create_token", "token_hash"]
 
 PREFIX = "rfa_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def token_hash(raw: str) -> str:
@@ -50,7 +52,11 @@ class TokenAuth(HttpBearer):
         )
         if row is None or not row.user.is_active:
             return None
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+        # Recorded to the minute: a write on every request would queue the readers of a busy
+        # server behind the database's write lock.
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
         request.user = row.user
         return row.user
 

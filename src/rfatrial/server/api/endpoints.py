@@ -346,6 +346,21 @@ def site_patients(request: HttpRequest, code: str, limit: int = 100, offset: int
     return [_patient_out(p, access) for p in qs[offset : offset + limit]]
 
 
+WORKLIST_FIELDS = (
+    "kind",
+    "what",
+    "why",
+    "rule",
+    "earliest",
+    "target",
+    "latest",
+    "overdue",
+    "session",
+    "visit_id",
+    "lesions",
+)
+
+
 @api.get(
     "/sites/{code}/worklist",
     response={200: list[s.WorklistItemOut], **SITE_CODES},
@@ -356,29 +371,18 @@ def site_worklist(request: HttpRequest, code: str) -> Any:
     access = _access(request)
     site = access.site(code, READ)
     hidden = access.pseudonymized(site.pk)
+    # Plain rows, not model instances: a site's worklist has thousands of them.
     rows = (
         m.NextAction.objects.filter(patient__site=site)
-        .select_related("patient")
         .order_by("target", "patient__study_id", "position")
+        .values("patient_id", "patient__study_id", *WORKLIST_FIELDS)
     )
-    return [
-        {
-            "patient_id": a.patient_id,
-            "study_id": pseudonym(a.patient_id) if hidden else a.patient.study_id,
-            "kind": a.kind,
-            "what": a.what,
-            "why": a.why,
-            "rule": a.rule,
-            "earliest": a.earliest,
-            "target": a.target,
-            "latest": a.latest,
-            "overdue": a.overdue,
-            "session": a.session,
-            "visit_id": a.visit_id,
-            "lesions": a.lesions,
-        }
-        for a in rows
-    ]
+    out = []
+    for row in rows:
+        study_id = row.pop("patient__study_id")
+        row["study_id"] = pseudonym(row["patient_id"]) if hidden else study_id
+        out.append(row)
+    return out
 
 
 @api.post("/sites/{code}/patients", response={201: s.PatientOut, **WRITE_CODES}, tags=["patients"])

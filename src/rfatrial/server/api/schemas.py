@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 
 class ErrorOut(Schema):
@@ -87,9 +87,23 @@ class NextActionOut(Schema):
     lesions: list[str] = Field(default_factory=list)
 
 
-class WorklistItemOut(NextActionOut):
+class WorklistItemOut(BaseModel):
+    """One action due (a plain pydantic model: a site's worklist has thousands of rows, and
+    ninja's Schema wraps every row in an attribute getter that costs more than the query)."""
+
     patient_id: int
     study_id: str
+    kind: str
+    what: str
+    why: str
+    rule: str
+    earliest: dt.date
+    target: dt.date
+    latest: dt.date
+    overdue: bool
+    session: int | None = None
+    visit_id: str | None = None
+    lesions: list[str] = Field(default_factory=list)
 
 
 class HealthOut(Schema):
