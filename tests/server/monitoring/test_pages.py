@@ -56,6 +56,8 @@ def test_a_monitor_opens_a_query_from_the_patient_page(study: Study) -> None:
     assert closed.status_code == 302
     x.refresh_from_db()
     assert x.status == "closed"
+    tampered = monitor.post(f"/queries/{x.pk}/", {"action": "reopen", "version": "v", "text": "x"})
+    assert tampered.status_code == 422 and b"version" in tampered.content
     late = coord.post(f"/queries/{x.pk}/", {"action": "answer", "version": x.version, "text": "x"})
     assert late.status_code == 422 and b"cannot be answered" in late.content
 

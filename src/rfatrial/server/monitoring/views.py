@@ -60,6 +60,12 @@ def _record(patient: m.Patient, kind: str, ref: int) -> m.StudyRecord:
         raise Http404("no such record") from None
 
 
+def _version(request: HttpRequest) -> int:
+    """The version the form was read at (a tampered value is a stale one: refused, not a 500)."""
+    value = request.POST.get("version", "")
+    return int(value) if value.isdigit() else 0
+
+
 def _back(patient: m.Patient) -> str:
     return reverse("web:patient", args=[patient.pk]) + "#monitoring"
 
@@ -142,7 +148,7 @@ def query_page(request: HttpRequest, pk: int) -> HttpResponse:
                 text=request.POST.get("text", ""),
                 actor=actor_of(request),
                 roles=roles,
-                expected_version=int(request.POST.get("version", "0") or 0),
+                expected_version=_version(request),
             )
         except q.QueryPermissionError as exc:
             raise PermissionDenied(str(exc)) from None
@@ -379,7 +385,7 @@ def vitals_view(request: HttpRequest, pk: int, kind: str, ref: int | None = None
                     vitals.amend_record(
                         row,
                         data,
-                        expected_version=int(request.POST.get("version", "0") or 0),
+                        expected_version=_version(request),
                         actor=actor_of(request),
                         reason=reason,
                     )
