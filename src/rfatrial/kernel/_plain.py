@@ -13,6 +13,7 @@ finite sizes): they are never built from anything else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from rfatrial.kernel.history import Event, LabPanel, LabResult, PatientHistory
 
 __all__ = [
+    "VIEW_CONTEXT",
     "HistoryView",
     "PlainCycle",
     "PlainEvent",
@@ -217,6 +219,11 @@ def plain(e: Event) -> PlainEvent:
     return made
 
 
+# The validation context key under which plain copies already made can be handed to a history
+# being validated: {id(record): (record, copy)} (see PathwayState.plain_copies).
+VIEW_CONTEXT = "rfatrial.kernel.plain_copies"
+
+
 class HistoryView:
     """A history's events as plain records, and the engine's order of them.
 
@@ -225,9 +232,19 @@ class HistoryView:
 
     __slots__ = ("events", "order", "records")
 
-    def __init__(self, events: list[Event]) -> None:
+    def __init__(
+        self, events: list[Event], made: Mapping[int, tuple[Event, PlainEvent]] | None = None
+    ) -> None:
         self.events: tuple[Event, ...] = tuple(events)
-        self.records: tuple[PlainEvent, ...] = tuple(map(plain, events))
+        if made:
+            # copies already made of these very records (by identity), e.g. by a PathwayState
+            records = []
+            for e in events:
+                found = made.get(id(e))
+                records.append(found[1] if found is not None and found[0] is e else plain(e))
+            self.records: tuple[PlainEvent, ...] = tuple(records)
+        else:
+            self.records = tuple(map(plain, events))
         keys = [(e.date, EVENT_ORDER[e.type], i) for i, e in enumerate(self.records)]
         keys.sort()
         self.order: tuple[int, ...] = tuple(k[2] for k in keys)

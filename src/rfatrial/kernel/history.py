@@ -334,11 +334,12 @@ class PatientHistory(_Model):
         return self
 
     def model_post_init(self, context: Any, /) -> None:
-        from rfatrial.kernel._plain import HistoryView  # the engine's module imports this one
+        from rfatrial.kernel._plain import VIEW_CONTEXT, HistoryView  # it imports this module
 
         # model_construct may hold unvalidated records: the engine then builds the copy itself
         if all(isinstance(e, _Model) for e in self.events):
-            self._view = HistoryView(self.events)
+            made = context.get(VIEW_CONTEXT) if isinstance(context, dict) else None
+            self._view = HistoryView(self.events, made)
 
 
 _ADAPTER = TypeAdapter(PatientHistory)

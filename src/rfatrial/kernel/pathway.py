@@ -169,6 +169,11 @@ class PathwayState:
     def events(self) -> tuple[Event, ...]:
         return tuple(self._events)
 
+    def plain_copies(self) -> dict[int, tuple[Event, PlainEvent]]:
+        """The engine's copies of the events added, by identity: a history validated from these
+        events with ``context={VIEW_CONTEXT: state.plain_copies()}`` reuses them."""
+        return {id(e): (e, r) for e, r in zip(self._events, self._records, strict=True)}
+
     def add(self, event: Event) -> None:
         """Record one event (validated by the history schema)."""
         index = len(self._events)

@@ -439,18 +439,26 @@ def check_value(analyte: str, value: float, unit: str) -> None:
     ...     print(str(exc)[:45])
     platelets: unit 'furlongs' is not an accepted
     """
-    if (
-        type(analyte) is str
-        and type(unit) is str
-        and type(value) in (int, float)
-        and math.isfinite(value)
-    ):
-        factor, low, high = _float_bounds(analyte, unit)
-        x = value * factor
-        margin = 1e-9 * max(1.0, abs(low), abs(high))
-        if low + margin < x < high - margin:
+    if type(analyte) is str and type(unit) is str and type(value) in (int, float):
+        clear = _CLEAR.get((analyte, unit))
+        if clear is None:
+            clear = _CLEAR[(analyte, unit)] = _clear_range(analyte, unit)
+        factor, low, high = clear
+        # NaN and infinities fail both comparisons and take the exact path, which names them
+        if low < value * factor < high:
             return
     to_canonical_exact(analyte, value, unit)
+
+
+# (factor, low, high) by (analyte, unit): the plausible range in canonical units, narrowed by a
+# margin so that a float strictly inside it is inside the exact range too. Known pairs only.
+_CLEAR: dict[tuple[str, str], tuple[float, float, float]] = {}
+
+
+def _clear_range(analyte: str, unit: str) -> tuple[float, float, float]:
+    factor, low, high = _float_bounds(analyte, unit)
+    margin = 1e-9 * max(1.0, abs(low), abs(high))
+    return factor, low + margin, high - margin
 
 
 def to_canonical(analyte: str, value: float, unit: str) -> float:

@@ -38,8 +38,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from rfatrial.kernel._plain import VIEW_CONTEXT
 from rfatrial.kernel.evaluation import NextAction
-from rfatrial.kernel.follow_up import follow_up_calendar
+from rfatrial.kernel.follow_up import planned_visits
 from rfatrial.kernel.history import EVENT_ORDER, Event, LabPanel, PatientHistory
 from rfatrial.kernel.lab_gate import panel_passes
 from rfatrial.kernel.pathway import PathwayState
@@ -1006,7 +1007,7 @@ class _Loop:
 
     def visit(self, a: NextAction, day: date) -> None:
         assert a.visit_id is not None and self.randomized is not None
-        planned = {v.visit_id: v for v in follow_up_calendar(self.randomized, self.protocol)}
+        planned = planned_visits(self.randomized, self.protocol)
         components = list(planned[a.visit_id].components)
         recs: list[dict[str, Any]] = []
         if "ct_mri" in components and day not in self.imaging_days:
@@ -1031,7 +1032,8 @@ class _Loop:
             key=lambda i: (self.events[i].date, _RANK[self.events[i].type], i),
         )
         history = PatientHistory.model_validate(
-            {**self.head, "events": [self.events[i] for i in events]}
+            {**self.head, "events": [self.events[i] for i in events]},
+            context={VIEW_CONTEXT: self.state.plain_copies()},  # the engine's copies, reused
         )
         stop = self.off_study
         if stop is None:

@@ -1,0 +1,206 @@
+"""The engine's plain copy of a history always follows the history's events, and the speed-ups of
+the engine (quick frozen records, the brief RECIST answer, cached calendars) change no result."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import FrozenInstanceError, dataclass
+from datetime import timedelta
+
+import pytest
+
+from rfatrial.kernel._frozen import quick
+from rfatrial.kernel._plain import VIEW_CONTEXT, PlainImaging, history_view, plain
+from rfatrial.kernel.evaluation import NextAction, to_json_dict
+from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
+from rfatrial.kernel.history import PatientHistory
+from rfatrial.kernel.pathway import PathwayState, evaluate
+from rfatrial.kernel.protocol import default_protocol
+from rfatrial.kernel.recist import LesionObservation, RecistSeries, Timepoint
+from rfatrial.kernel.units import ClinicalValueError, check_value
+
+from .builders import BASELINE, START, cycle, history, labs, post_scan, rfa, scan
+
+P = default_protocol()
+
+
+def course() -> PatientHistory:
+    """An experimental-arm patient up to the 1-month scan after a first session."""
+    return history(
+        "experimental",
+        labs(4),
+        cycle(5),
+        cycle(19),
+        cycle(33),
+        scan(50, {"L1": 20.0, "L2": 16.0, "L3": 12.0, "L4": 10.0}),
+        labs(52),
+        rfa(60, ["L1", "L2"]),
+        post_scan(90, {"L1": "complete", "L2": "residual"}),
+    )
+
+
+def fresh(h: PatientHistory) -> PatientHistory:
+    return PatientHistory.model_validate(h.model_dump())
+
+
+def same(a: PatientHistory, b: PatientHistory, offset: int) -> bool:
+    today = START + timedelta(days=offset)
+    return to_json_dict(evaluate(a, P, today)) == to_json_dict(evaluate(b, P, today))
+
+
+def test_a_copy_with_other_events_is_evaluated_on_its_own_events() -> None:
+    h = course()
+    evaluate(h, P, START + timedelta(days=95))
+    shorter = h.model_copy(update={"events": h.events[:-3]})
+    result = evaluate(shorter, P, START + timedelta(days=95))
+    assert result.rfa_sessions_done == 0
+    assert same(shorter, fresh(shorter), 95)
+    assert evaluate(h, P, START + timedelta(days=95)).rfa_sessions_done == 1
+
+
+def test_events_changed_in_place_are_seen() -> None:
+    h = course()
+    assert evaluate(h, P, START + timedelta(days=95)).rfa_sessions_done == 1
+    h.events.pop()  # the post-RFA scan
+    result = evaluate(h, P, START + timedelta(days=95))
+    assert [a.kind for a in result.next_actions].count("post_rfa_scan") == 1
+    h.events[-1] = PatientHistory.model_validate(
+        {**h.model_dump(), "events": [*h.model_dump()["events"][:-1], rfa(61, ["L3", "L4"])]}
+    ).events[-1]
+    again = evaluate(h, P, START + timedelta(days=95))
+    assert {x.lesion_id for x in again.lesions if x.sessions} == {"L3", "L4"}
+
+
+def test_the_copy_is_not_part_of_equality_pickling_or_dumps() -> None:
+    h = course()
+    constructed = PatientHistory.model_construct(**dict(h))
+    assert h.__pydantic_private__ is not None and h.__pydantic_private__["_view"] is not None
+    assert constructed.__pydantic_private__ == {"_view": None}
+    assert constructed == h == fresh(h)
+    back = pickle.loads(pickle.dumps(h))
+    assert back == h and back.__pydantic_private__ == {"_view": None}
+    assert "_view" not in h.model_dump() and "_view" not in h.model_dump_json()
+    assert same(back, h, 95) and same(constructed, h, 95)
+
+
+def test_the_view_orders_records_as_the_engine_reads_them() -> None:
+    h = course()
+    reversed_history = PatientHistory.model_validate(
+        {**h.model_dump(), "events": list(reversed(h.model_dump()["events"]))}
+    )
+    view = history_view(reversed_history)
+    ordered = [view.records[i] for i in view.order]
+    assert [r.date for r in ordered] == sorted(r.date for r in ordered)
+    today = START + timedelta(days=95)
+    a, b = evaluate(reversed_history, P, today), evaluate(h, P, today)
+    # the same findings; only the positions of the records (event_index) differ
+    assert (a.phase, a.lesions, a.responses, a.next_actions) == (
+        b.phase,
+        b.lesions,
+        b.responses,
+        b.next_actions,
+    )
+    assert [(d.code, d.date) for d in a.deviations] == [(d.code, d.date) for d in b.deviations]
+
+
+def test_copies_handed_over_are_reused_only_for_the_very_same_records() -> None:
+    h = course()
+    state = PathwayState(P, h.patient_id)
+    for e in h.events:
+        state.add(e)
+    copies = state.plain_copies()
+    reused = PatientHistory.model_validate(dict(h), context={VIEW_CONTEXT: copies})
+    view = history_view(reused)
+    assert all(view.records[k] is copies[id(e)][1] for k, e in enumerate(h.events))
+    # a copy registered under a record's id but made from another record is not used
+    scan_index = next(k for k, e in enumerate(h.events) if e.type == "imaging")
+    other = next(e for e in h.events if e.type == "lab_panel")
+    wrong = {id(h.events[scan_index]): (other, plain(other))}
+    checked = history_view(PatientHistory.model_validate(dict(h), context={VIEW_CONTEXT: wrong}))
+    assert isinstance(checked.records[scan_index], PlainImaging)
+    assert same(reused, h, 95)
+
+
+def test_pathway_state_out_of_order_equals_evaluate() -> None:
+    h = course()
+    backwards = PatientHistory.model_validate({**dict(h), "events": list(reversed(h.events))})
+    state = PathwayState(P, h.patient_id)
+    for e in backwards.events:
+        state.add(e)
+    today = START + timedelta(days=95)
+    assert to_json_dict(state.evaluate(today)) == to_json_dict(evaluate(backwards, P, today))
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    x: int
+    y: tuple[int, ...] = ()
+
+
+def test_quick_builds_ordinary_frozen_instances() -> None:
+    made = quick(_Point)(1)
+    assert type(made) is _Point and made == _Point(1) and hash(made) == hash(_Point(1))
+    assert repr(made) == "_Point(x=1, y=())"
+    with pytest.raises(FrozenInstanceError):
+        made.x = 2  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(made)) == made
+    action = quick(NextAction)("randomize", "w", "y", "r", START, START, START, False)
+    assert action == NextAction("randomize", "w", "y", "r", START, START, START, False)
+
+
+def test_quick_refuses_what_is_not_a_slotted_dataclass() -> None:
+    @dataclass(frozen=True)
+    class Loose:
+        x: int
+
+    with pytest.raises(TypeError, match="not a slotted dataclass"):
+        quick(Loose)
+
+
+def test_brief_recist_answer_agrees_with_the_full_one() -> None:
+    base = [LesionObservation(k, "liver", v) for k, v in BASELINE.items()]
+    full, brief = RecistSeries(base), RecistSeries(base)
+    steps = [
+        ({"L1": 20.0, "L2": 16.0, "L3": 12.0, "L4": 10.0}, frozenset[str](), False),
+        ({"L1": 20.0, "L2": 18.0, "L3": 14.0, "L4": 12.0}, frozenset({"L1"}), False),
+        ({"L1": 20.0, "L2": 30.0, "L3": 20.0, "L4": 12.0}, frozenset({"L1"}), False),
+        ({"L1": 0.0, "L2": 0.0, "L3": 0.0, "L4": 0.0}, frozenset({"L1", "L2"}), True),
+    ]
+    for sizes, treated, new in steps:
+        seen = {k: LesionObservation(k, "liver", v) for k, v in sizes.items()}
+        r = full.add(Timepoint(tuple(seen.values()), new_lesion=new, treated=treated))
+        b = brief.add_brief(seen, treated, new_lesion=new, non_target_progression=False)
+        assert b == (
+            r.overall,
+            r.target_response,
+            r.non_target_response,
+            r.sum_mm,
+            r.change_from_baseline,
+            r.change_from_nadir,
+        )
+
+
+def test_planned_visits_are_the_calendar_by_id_and_read_only() -> None:
+    anchor = START + timedelta(days=3)
+    calendar = follow_up_calendar(anchor, P)
+    by_id = planned_visits(anchor, P)
+    assert list(by_id) == [v.visit_id for v in calendar]
+    assert all(by_id[v.visit_id] is v for v in calendar)
+    with pytest.raises(TypeError):
+        by_id["M3"] = calendar[0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 5001.0, -0.5])
+def test_check_value_still_refuses_impossible_platelets(value: float) -> None:
+    with pytest.raises(ClinicalValueError):
+        check_value("platelets", value, "10^9/L")
+
+
+def test_check_value_at_the_bounds_decides_exactly() -> None:
+    check_value("platelets", 0.0, "10^9/L")
+    check_value("platelets", 5000.0, "10^9/L")
+    with pytest.raises(ClinicalValueError):
+        check_value("platelets", math.nextafter(5000.0, 6000.0), "10^9/L")
+    with pytest.raises(ClinicalValueError):
+        check_value("platelets", 180, "furlongs")
