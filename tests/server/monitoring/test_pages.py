@@ -125,3 +125,31 @@ def test_vital_signs_and_ecg_forms(study: Study, kind: str) -> None:
     assert changed.status_code == 302
     row.refresh_from_db()
     assert row.version == 2
+
+
+def test_a_data_entry_form_shows_its_record_status(study: Study) -> None:
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    from rfatrial.server.monitoring import queries
+    from rfatrial.server.monitoring.signing import set_lock
+    from rfatrial.server.study.audit import Actor
+
+    cycle = _cycle(study)
+    queries.open_query(cycle, text="Dose?", actor=Actor("monitor_ab"), roles={"monitor"})
+    set_lock(cycle, locked=True, actor=Actor("a data manager"), roles={"data_manager"})
+    template = Template(
+        '{% load monitoring_tags %}{% record_monitoring patient "systemic_cycle" ref %}'
+    )
+
+    def render(user: Any) -> str:
+        request = RequestFactory().get("/")
+        request.user = user
+        context = {"request": request, "patient": study.patient_a, "ref": cycle.seq}
+        return template.render(Context(context))
+
+    seen = render(study.monitor)
+    assert "locked" in seen and "Dose?" in seen and "/query/" in seen
+    seen = render(study.coordinator)
+    assert "Dose?" in seen and "/query/" not in seen  # the site answers; it does not ask
+    assert render(study.coordinator_b).strip() == ""  # another site's record: nothing at all

@@ -1,4 +1,5 @@
-"""The monitoring panel of the patient page: each record with its queries, signature and lock."""
+"""The monitoring panel of the patient page (each record with its queries, signature and lock),
+and one record's status for its data-entry form."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from django import template
 from rfatrial.server.api.monitoring import status_rows
 from rfatrial.server.monitoring import queries as q
 from rfatrial.server.monitoring import signing
-from rfatrial.server.monitoring.records import RECORD_KINDS
+from rfatrial.server.monitoring.models import Query, QueryStatus
+from rfatrial.server.monitoring.records import (
+    RECORD_KINDS,
+    RecordNotFoundError,
+    find_record,
+    model_label,
+)
 from rfatrial.server.study import models as m
 from rfatrial.server.web.access import user_roles
 
@@ -39,5 +46,32 @@ def monitoring_panel(context: Any, patient: m.Patient) -> dict[str, Any]:
     }
 
 
+def record_monitoring(context: Any, patient: m.Patient, kind: str, ref: int) -> dict[str, Any]:
+    """One record's signature, lock and open queries, for its data-entry form:
+    ``{% record_monitoring patient "lab_panel" seq %}``."""
+    request = context["request"]
+    roles = user_roles(request.user).get(patient.site.code, set())
+    out: dict[str, Any] = {"patient": patient, "kind": kind, "ref": ref, "record": None}
+    if not q.may("read", roles):
+        return out
+    try:
+        record = find_record(patient, kind, ref)
+    except RecordNotFoundError:
+        return out
+    out.update(
+        record=record,
+        locked=signing.is_locked(record),
+        signature=signing.signature_of(record),
+        open_queries=list(
+            Query.objects.filter(record_model=model_label(record), record_id=record.pk)
+            .exclude(status=QueryStatus.CLOSED)
+            .order_by("pk")
+        ),
+        can_query=q.may("open", roles),
+    )
+    return out
+
+
 # Registered by call, not as a decorator: Django's decorator is untyped.
 register.inclusion_tag("monitoring/_patient_panel.html", takes_context=True)(monitoring_panel)
+register.inclusion_tag("monitoring/_record_status.html", takes_context=True)(record_monitoring)
