@@ -118,9 +118,9 @@ def test_a_new_coordinator_records_a_cycle_and_labs_that_postpone_the_session(
     shot(page, "02-worklist")
 
     # the patient page
-    row.get_by_role("link", name="SA-001").click()
+    row.get_by_role("link", name="SA-001", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("Patient SA-001"))).to_be_visible()
-    expect(page.locator("#phase")).to_have_text("rfa_preparation")
+    expect(page.locator("#phase")).to_have_attribute("data-phase", "rfa_preparation")
     expect(page.locator("#lesions")).to_contain_text("L1")
     expect(page.locator("#responses")).to_contain_text("PR")
     expect(page.locator("#labs svg").first).to_be_visible()

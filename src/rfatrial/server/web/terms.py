@@ -47,6 +47,16 @@ TERMS: dict[str, str | Promise] = {
     "pass": _("pass"),
     "fail": _("fail"),
     "missing": _("missing"),
+    # lesions
+    "active": _("active"),
+    "ablated": _("ablated"),
+    "complete": _("complete"),
+    "residual": _("residual"),
+    "local_progression": _("local progression"),
+    "disappeared": _("disappeared"),
+    # scans
+    "baseline": _("baseline"),
+    "response": _("response"),
     # why ablation stopped
     "liver_ned": _("no evidence of liver disease"),
     "no_liver_lesion": _("no liver lesion left"),
