@@ -39,6 +39,10 @@ TERMS: dict[str, str | Promise] = {
     "post_rfa_scan": _("post-RFA scan"),
     "follow_up_visit": _("follow-up visit"),
     "confirm_withdrawal": _("confirm withdrawal"),
+    # worklist
+    "overdue": _("overdue"),
+    "due": _("due"),
+    "upcoming": _("upcoming"),
     # lab gate
     "proceed": _("proceed"),
     "postpone": _("postpone"),
