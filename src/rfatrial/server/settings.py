@@ -51,7 +51,9 @@ def database_config(url: str | None, data_dir: Path) -> dict[str, Any]:
             "NAME": str(data_dir / "rfatrial.sqlite3"),
         }
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
+        # Kept open between requests, as PostgreSQL's: opening an SQLite connection (functions,
+        # pragmas) costs more than the queries of a patient's page.
+        config["CONN_MAX_AGE"] = 60
         config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     return config
 
