@@ -82,16 +82,6 @@ def report(
 
     from rfatrial.analysis.report import REPORT_STEPS, build_report
 
-    source: Path | Cohort
-    if cohort_dir is None:
-        try:
-            source = _database_cohort(site or None)
-        except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-    else:
-        source = cohort_dir
-
     with Progress(
         TextColumn("{task.description:<32}"),
         BarColumn(),
@@ -107,7 +97,13 @@ def report(
             bar.update(task, description=name, completed=seen[0])
             seen[0] += 1
 
+        def read_database() -> Cohort:
+            # the database is read before the report's first step: say so on the bar
+            bar.update(task, description="reading the study database")
+            return _database_cohort(site or None)
+
         try:
+            source: Path | Cohort = cohort_dir if cohort_dir is not None else read_database()
             result = build_report(
                 source,
                 out,
