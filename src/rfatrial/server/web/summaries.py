@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 __all__ = ["KIND_LABELS", "event_summary"]
 
-KIND_LABELS = {
-    "screening": "Screening",
-    "randomization": "Randomization",
-    "systemic_cycle": "Systemic cycle",
-    "imaging": "Imaging",
-    "lab_panel": "Lab panel",
-    "rfa_session": "RFA session",
-    "post_rfa_scan": "Post-RFA scan",
-    "follow_up_visit": "Follow-up visit",
-    "adverse_event": "Adverse event",
-    "withdrawal": "Withdrawal",
-    "death": "Death",
-    "lost_to_follow_up": "Lost to follow-up",
+KIND_LABELS: dict[str, str | Promise] = {
+    "screening": gettext_lazy("Screening"),
+    "randomization": gettext_lazy("Randomization"),
+    "systemic_cycle": gettext_lazy("Systemic cycle"),
+    "imaging": gettext_lazy("Imaging"),
+    "lab_panel": gettext_lazy("Lab panel"),
+    "rfa_session": gettext_lazy("RFA session"),
+    "post_rfa_scan": gettext_lazy("Post-RFA scan"),
+    "follow_up_visit": gettext_lazy("Follow-up visit"),
+    "adverse_event": gettext_lazy("Adverse event"),
+    "withdrawal": gettext_lazy("Withdrawal"),
+    "death": gettext_lazy("Death"),
+    "lost_to_follow_up": gettext_lazy("Lost to follow-up"),
 }
 
 
@@ -35,37 +39,41 @@ def event_summary(e: Any) -> dict[str, str]:
     text = ""
     if t == "screening":
         text = (
-            f"{'eligible' if e.eligible else 'not eligible'}, {e.liver_lesion_count} liver"
-            f" lesion(s), RAS {e.ras_status.replace('_', ' ')}"
+            (_("eligible") if e.eligible else _("not eligible"))
+            + ", "
+            + _("%(n)d liver lesion(s)") % {"n": e.liver_lesion_count}
+            + f", RAS {e.ras_status.replace('_', ' ')}"
             + (f", ECOG {e.ecog}" if e.ecog is not None else "")
         )
     elif t == "randomization":
-        text = f"arm {e.arm}"
+        text = _("arm %(arm)s") % {"arm": e.arm}
     elif t == "systemic_cycle":
         agents = ", ".join(f"{a.name} {a.dose:g} {a.unit}" for a in e.agents)
-        text = f"{e.regimen} (line {e.line})" + (f": {agents}" if agents else "")
+        text = f"{e.regimen} (" + _("line %(line)s") % {"line": e.line} + ")"
+        text += f": {agents}" if agents else ""
     elif t == "imaging":
         text = f"{e.modality}, {e.purpose.replace('_', ' ')}: {_sizes(e.lesions)}"
         if e.new_lesions:
-            text += f"; new: {_sizes(e.new_lesions)}"
+            text += "; " + _("new: %(sizes)s") % {"sizes": _sizes(e.new_lesions)}
         if e.local_progression:
-            text += f"; local progression: {', '.join(e.local_progression)}"
+            text += "; " + _("local progression: %(ids)s") % {"ids": ", ".join(e.local_progression)}
         if e.extrahepatic_progression:
-            text += "; extrahepatic progression"
+            text += "; " + _("extrahepatic progression")
     elif t == "lab_panel":
         text = ", ".join(f"{r.analyte} {r.value:g}" for r in e.results)
     elif t == "rfa_session":
-        text = "lesions " + ", ".join(x.lesion_id for x in e.lesions)
+        text = _("lesions %(ids)s") % {"ids": ", ".join(x.lesion_id for x in e.lesions)}
         if e.complications:
-            text += f"; {len(e.complications)} complication(s)"
+            text += "; " + _("%(n)d complication(s)") % {"n": len(e.complications)}
     elif t == "post_rfa_scan":
         text = f"{e.modality}: " + ", ".join(f"{r.lesion_id} {r.outcome}" for r in e.results)
     elif t == "follow_up_visit":
         text = f"{e.visit_id}: " + ", ".join(c.replace("_", "/") for c in e.components)
     elif t == "adverse_event":
-        text = f"{e.term}, grade {e.grade}" + (", serious" if e.serious else "")
+        text = f"{e.term}, " + _("grade %(grade)s") % {"grade": e.grade}
+        text += ", " + _("serious") if e.serious else ""
     elif t == "withdrawal":
-        text = f"{e.reason} (by the {e.initiated_by})"
+        text = f"{e.reason} (" + _("by the %(who)s") % {"who": e.initiated_by} + ")"
     elif t == "death":
         text = e.cause
-    return {"label": KIND_LABELS.get(t, t), "text": text}
+    return {"label": str(KIND_LABELS.get(t, t)), "text": text}

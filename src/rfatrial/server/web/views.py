@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from rfatrial.kernel.lab_gate import check_panel
 from rfatrial.kernel.protocol import default_protocol
@@ -71,25 +72,27 @@ def login_view(request: HttpRequest) -> HttpResponse:
         ip = client_ip(request)
         wait = throttle.locked_for(username, ip)
         if wait:
-            error = (
-                f"Too many failed sign-ins for this user name from this computer. Try again in"
-                f" {max(1, round(wait / 60))} minute(s), or ask the study administrator."
-            )
+            error = _(
+                "Too many failed sign-ins for this user name from this computer. Try again in"
+                " %(minutes)d minute(s), or ask the study administrator."
+            ) % {"minutes": max(1, round(wait / 60))}
             status = 429
         else:
             user = authenticate(request, username=username, password=password)
             if user is None:
                 failures = throttle.record_failure(username, ip)
                 left = throttle.MAX_FAILURES - failures
-                error = "The user name or the password is wrong."
+                error = _("The user name or the password is wrong.")
                 if left <= 0:
-                    error += (
-                        " Sign-in is now locked for this user name from this computer for"
-                        f" {throttle.WINDOW_SECONDS // 60} minutes."
-                    )
+                    error += " " + _(
+                        "Sign-in is now locked for this user name from this computer for"
+                        " %(minutes)d minutes."
+                    ) % {"minutes": throttle.WINDOW_SECONDS // 60}
                     status = 429
                 elif left <= 2:
-                    error += f" {left} attempt(s) left before sign-in is locked for a while."
+                    error += " " + _(
+                        "%(left)d attempt(s) left before sign-in is locked for a while."
+                    ) % {"left": left}
             else:
                 throttle.clear(username, ip)
                 login(request, user)
@@ -124,7 +127,7 @@ def sites_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         code = request.POST.get("site", "")
         if code and code not in {s["code"] for s in sites}:
-            messages.error(request, "You hold no role at that site.")
+            messages.error(request, _("You hold no role at that site."))
         else:
             request.session[SESSION_SITE] = code or None
             return redirect("web:worklist")
