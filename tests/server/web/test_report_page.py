@@ -47,7 +47,9 @@ def wait_until_ready(c: Client, timeout: float = 300.0) -> Any:
         time.sleep(0.5)
 
 
-def test_a_statistician_generates_then_opens_the_report_of_his_site(study: Study) -> None:
+def test_a_statistician_generates_then_opens_the_report_of_his_site(
+    study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stat = make_user("stat_a", {"SA": ["statistician"]})
     c = client_for(stat)
     first = c.get("/report/")
@@ -78,7 +80,8 @@ def test_a_statistician_generates_then_opens_the_report_of_his_site(study: Study
     assert state_of(again) == "ready" and digest not in report_view._jobs
     assert (folder / "report.html").stat().st_mtime_ns == written
 
-    # new data: a new snapshot, a new report
+    # new data: a new snapshot, a new report (and only the newest kept, here)
+    monkeypatch.setattr(report_view, "KEEP_REPORTS", 1)
     record_event(
         study.patient_a,
         {"type": "systemic_cycle", "date": day(-1), "regimen": "FOLFOX", "agents": []},
@@ -89,6 +92,8 @@ def test_a_statistician_generates_then_opens_the_report_of_his_site(study: Study
     fresh = database_cohort(["SA"]).data_hash
     assert fresh != digest and f'<code id="snapshot">{fresh}</code>' in new.content.decode()
     wait_until_ready(c)
+    assert (folder.parent / fresh / "report.html").exists() and not folder.exists()
+    assert c.get(f"/report/{digest}/report.html").status_code == 404
 
 
 def test_who_opens_the_report_and_for_which_sites(study: Study) -> None:

@@ -11,7 +11,8 @@ How: the page reads the patients' histories from the database (the same converte
 hash in ``<data folder>/reports/<hash>/``. When there is none, one background thread builds it
 (one report at a time: the statistics and figures take the processor for several seconds) and
 the page says "generating" with the steps done, refreshing itself until the report is ready.
-A report never changes once written: new data give a new hash, so a new report.
+A report never changes once written: new data give a new hash, so a new report; the 20 most
+recent reports are kept.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 _FILES = {"html": ("report.html", "text/html; charset=utf-8"), "pdf": ("report.pdf", None)}
 #: Seconds between two refreshes of the page while the report is being generated.
 REFRESH_SECONDS = 2
+#: Reports kept in the data folder (the most recent ones; each data change makes a new one).
+KEEP_REPORTS = 20
 
 
 @dataclass
@@ -135,12 +138,23 @@ def _build(digest: str, cohort: Any, job: _Job) -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         job.done = True
+        _prune(keep=digest)
     except Exception as exc:  # shown on the page; the next visit may try again
         job.error = f"{type(exc).__name__}: {exc}"
     finally:
         if job.error is None:
             with _jobs_lock:
                 _jobs.pop(digest, None)
+
+
+def _prune(keep: str) -> None:
+    """Remove the oldest reports beyond :data:`KEEP_REPORTS` (a removed one is made again when
+    asked for: its data snapshot is in the database, if it is still the current one)."""
+    reports = [d for d in _report_dir().iterdir() if d.is_dir() and _HASH.match(d.name)]
+    reports.sort(key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in reports[KEEP_REPORTS:]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _start(digest: str, cohort: Any, sites: list[str]) -> _Job:
