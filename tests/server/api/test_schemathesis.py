@@ -51,8 +51,10 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
                 "75",
                 "--seed",
                 "20261127",
+                # One worker: with several threads the tool itself fails now and then (Python's
+                # ast module, used by Hypothesis to describe its strategies, is not thread-safe).
                 "--workers",
-                "2",
+                "1",
                 "--request-timeout",
                 "20",
                 "--no-shrink",
