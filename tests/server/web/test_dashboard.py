@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from rfatrial.server.study import models as m
 from rfatrial.server.study.services import record_event, register_patient
+from rfatrial.server.web.dashboard import dashboard_data
 from tests.server.web.conftest import ADMIN, Study, day, prepared_patient
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +157,8 @@ def test_the_number_of_queries_does_not_grow_with_the_patients(
     study: Study, django_assert_max_num_queries: Any
 ) -> None:
     client = signed_in(study.monitor)
+    # The first page of a session also reads the user's language choice into the session.
+    client.get(reverse("web:dashboard"))
     add_patients(study.site_a, "SA-X", 1)
     few = _queries(client)
     add_patients(study.site_a, "SA-Y", 6)
@@ -166,3 +169,37 @@ def test_the_number_of_queries_does_not_grow_with_the_patients(
     assert many == few
     with django_assert_max_num_queries(few):
         client.get(reverse("web:dashboard"))
+
+
+def _open(sites: list[str]) -> dict[str, dict[str, Any]]:
+    rows = dashboard_data(sites)["queries"]["rows"]
+    zero = {"new": 0, "answered": 0, "automatic": 0}
+    return {code: next((r for r in rows if r["site"] == code), zero) for code in sites}
+
+
+def test_open_data_queries_by_site_waiting_for_the_site_or_for_the_monitor(study: Study) -> None:
+    from rfatrial.server.monitoring import queries
+    from rfatrial.server.study.audit import Actor
+
+    monitor, roles = Actor("monitor_ab"), {"monitor"}
+    before = _open(["SA", "SB"])  # the edit checks may already have asked something
+    cycles = list(m.SystemicCycle.objects.filter(patient=study.patient_a).order_by("seq"))
+    first = queries.open_query(cycles[0], text="Dose?", actor=monitor, roles=roles)
+    queries.open_query(cycles[1], text="Date?", actor=monitor, roles=roles)
+    closed = queries.open_query(cycles[1], text="Agent?", actor=monitor, roles=roles)
+    queries.answer_query(
+        first, text="As prescribed.", actor=Actor("coord_a"), roles={"coordinator"}
+    )
+    queries.close_query(closed, text="Seen.", actor=monitor, roles=roles)
+
+    after = _open(["SA", "SB"])
+    assert after["SA"]["new"] - before["SA"]["new"] == 1  # "Date?" waits for the site
+    assert after["SA"]["answered"] - before["SA"]["answered"] == 1  # "Dose?" waits for the monitor
+    assert after["SA"]["automatic"] == before["SA"]["automatic"]
+    assert after["SB"] == before["SB"]
+    totals = dashboard_data(["SA", "SB"])["queries"]
+    assert totals["total"] == sum(r["new"] + r["answered"] for r in after.values())
+    # a user of site B only counts none of site A's queries
+    assert [r["site"] for r in dashboard_data(["SB"])["queries"]["rows"]] in ([], ["SB"])
+    page = signed_in(study.monitor).get(reverse("web:dashboard")).content.decode()
+    assert 'id="open-queries"' in page and "Open the data queries" in page

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from rfatrial.server.monitoring.models import Query, QueryStatus
 from rfatrial.server.study import models as m
 from rfatrial.server.web import views
 from rfatrial.server.web.access import selected_sites, signed_in
@@ -160,6 +161,29 @@ def serious_adverse_events(sites: list[str]) -> list[m.AdverseEvent]:
     )
 
 
+def open_queries(sites: list[str]) -> dict[str, Any]:
+    """The data queries not closed yet, by site: waiting for the site (new) or for the monitor."""
+    by_site = list(
+        Query.objects.filter(patient__site__code__in=sites)
+        .exclude(status=QueryStatus.CLOSED)
+        .values("patient__site__code")
+        .annotate(
+            new=Count("id", filter=Q(status=QueryStatus.NEW)),
+            answered=Count("id", filter=Q(status=QueryStatus.ANSWERED)),
+            automatic=Count("id", filter=Q(automatic=True)),
+            oldest=Min("opened_at"),
+        )
+        .order_by("patient__site__code")
+    )
+    rows = [{"site": r.pop("patient__site__code"), **r} for r in by_site]
+    return {
+        "rows": rows,
+        "total": sum(r["new"] + r["answered"] for r in rows),
+        "new": sum(r["new"] for r in rows),
+        "answered": sum(r["answered"] for r in rows),
+    }
+
+
 def dashboard_data(sites: list[str]) -> dict[str, Any]:
     return {
         "sites": sites,
@@ -167,6 +191,7 @@ def dashboard_data(sites: list[str]) -> dict[str, Any]:
         "consort": consort(sites),
         "overdue": overdue(sites),
         "deviations": deviations(sites),
+        "queries": open_queries(sites),
         "saes": serious_adverse_events(sites),
         "recent_days": RECENT_DAYS,
         "today": views.today(),
