@@ -5,7 +5,8 @@
 # or the mirror no longer has the files they point at. Must run as root to install.
 set -euo pipefail
 
-PACKAGES=(chromium)
+# fonts-wqy-microhei: CJK glyphs, so that the Simplified Chinese pages render (and their screenshots).
+PACKAGES=(chromium fonts-wqy-microhei)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
