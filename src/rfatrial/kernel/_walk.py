@@ -6,13 +6,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rfatrial.kernel._frozen import quick
-from rfatrial.kernel._plain import PlainCycle, PlainImaging, PlainLesion, PlainPanel, PlainSession
 from rfatrial.kernel.evaluation import (
     Deviation,
     ResponseRecord,
 )
-from rfatrial.kernel.history import EVENT_ORDER
-from rfatrial.kernel.lab_gate import CriterionResult, PanelResult, check_panel, results_pass
+from rfatrial.kernel.history import (
+    EVENT_ORDER,
+    ImagingAssessment,
+    LabPanel,
+    LesionMeasurement,
+    RfaSession,
+    SystemicCycle,
+)
+from rfatrial.kernel.lab_gate import CriterionResult, PanelResult, check_panel, panel_passes
 from rfatrial.kernel.protocol import GateCriterion, Protocol
 
 __all__ = [
@@ -57,9 +63,9 @@ class Judged:
 
     __slots__ = ("_full", "criteria", "panel", "passed")
 
-    def __init__(self, panel: PlainPanel, criteria: list[GateCriterion]) -> None:
+    def __init__(self, panel: LabPanel, criteria: list[GateCriterion]) -> None:
         self.panel, self.criteria = panel, criteria
-        self.passed = results_pass(panel.by, panel.src, criteria)
+        self.passed = panel_passes(panel, criteria)
         self._full: PanelResult | None = None
 
     @property
@@ -69,7 +75,7 @@ class Judged:
     @property
     def full(self) -> PanelResult:
         if self._full is None:
-            self._full = check_panel(self.panel.src, self.criteria)
+            self._full = check_panel(self.panel, self.criteria)
         return self._full
 
     @property
@@ -90,18 +96,18 @@ class Walk:
     phase: str = "not_screened"
     block: str | None = None  # "induction" | "consolidation"
     block_cycles: int = 0
-    cycles: list[tuple[int, PlainCycle]] = field(default_factory=list)
-    sessions: list[tuple[int, PlainSession]] = field(default_factory=list)
+    cycles: list[tuple[int, SystemicCycle]] = field(default_factory=list)
+    sessions: list[tuple[int, RfaSession]] = field(default_factory=list)
     pending_scans: list[int] = field(
         default_factory=list
     )  # session numbers awaiting the 1-month scan
-    rfa_open: PlainImaging | None = None  # the scan that found therapy effective
-    last_effective: PlainImaging | None = None  # the last response scan, if effective
+    rfa_open: ImagingAssessment | None = None  # the scan that found therapy effective
+    last_effective: ImagingAssessment | None = None  # the last response scan, if effective
     rfa_stopped: str | None = None
     gate_failures: int = 0
     first_failure: date | None = None
     gate_result: Judged | None = None
-    last_panel: PlainPanel | None = None
+    last_panel: LabPanel | None = None
     pre_cycle_failure: date | None = None
     off_study: date | None = None
     lesions: dict[str, Lesion] = field(default_factory=dict)
@@ -117,7 +123,7 @@ class Walk:
         rfa = self.protocol.rfa
         self.max_hold = max([rfa.separation_days, *(h.days_before_rfa for h in rfa.agent_holds)])
 
-    def gate_check(self, panel: PlainPanel) -> Judged:
+    def gate_check(self, panel: LabPanel) -> Judged:
         """The pre-RFA gate on ``panel``, judged once per evaluation."""
         found = self.judged.get(id(panel))
         if found is None:
@@ -135,7 +141,7 @@ class Walk:
     ) -> None:
         self.deviations.append(_QuickDeviation(code, day, text, rule, index, justification))
 
-    def hold(self, cycle: PlainCycle, *, before_rfa: bool) -> int:
+    def hold(self, cycle: SystemicCycle, *, before_rfa: bool) -> int:
         """Days between ``cycle`` and an RFA session (memoized: the walk keeps its cycles)."""
         key = (id(cycle), before_rfa)
         found = self.holds.get(key)
@@ -145,7 +151,7 @@ class Walk:
             )
         return found
 
-    def lesion(self, m: PlainLesion | str, day: date) -> Lesion:
+    def lesion(self, m: LesionMeasurement | str, day: date) -> Lesion:
         lesion_id = m if isinstance(m, str) else m.lesion_id
         found = self.lesions.get(lesion_id)
         if found is None:
@@ -166,7 +172,7 @@ class Walk:
         return bool(liver) and all(x.status in ("complete", "disappeared") for x in liver)
 
 
-def judge_gate(w: Walk, panel: PlainPanel) -> None:
+def judge_gate(w: Walk, panel: LabPanel) -> None:
     result = w.gate_check(panel)
     w.gate_result = result
     if not result.passed:

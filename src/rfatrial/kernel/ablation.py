@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rfatrial.kernel._plain import PlainImaging, PlainPanel, PlainPostScan, PlainSession
 from rfatrial.kernel._walk import Walk, judge_gate, withdrawal_proposed_on
+from rfatrial.kernel.history import (
+    ImagingAssessment,
+    LabPanel,
+    PostRfaScan,
+    RfaSession,
+)
 
 __all__ = ["open_rfa", "record_labs", "record_post_rfa_scan", "record_session"]
 
 
-def open_rfa(w: Walk, scan: PlainImaging) -> None:
+def open_rfa(w: Walk, scan: ImagingAssessment) -> None:
     """An effective response scan: prepare the next session, or end the RFA pathway."""
     if not w.remaining():
         if w.liver_ned():
@@ -35,13 +40,13 @@ def open_rfa(w: Walk, scan: PlainImaging) -> None:
         w.rfa_open = scan
 
 
-def record_labs(w: Walk, e: PlainPanel) -> None:
+def record_labs(w: Walk, e: LabPanel) -> None:
     w.last_panel = e
     if w.rfa_open is not None and w.phase == "rfa_preparation":
         judge_gate(w, e)
 
 
-def record_session(w: Walk, e: PlainSession, i: int) -> None:
+def record_session(w: Walk, e: RfaSession, i: int) -> None:
     p = w.protocol
     number = len(w.sessions) + 1
     just = e.justification
@@ -142,7 +147,7 @@ def record_session(w: Walk, e: PlainSession, i: int) -> None:
         w.phase, w.block, w.block_cycles = "follow_up", None, 0
 
 
-def _session_gate_deviations(w: Walk, e: PlainSession, number: int, i: int) -> None:
+def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
     p = w.protocol
     panel = w.last_panel
     if panel is None or (e.date - panel.date).days > p.lab_gate.freshness_days:
@@ -179,7 +184,7 @@ def _session_gate_deviations(w: Walk, e: PlainSession, number: int, i: int) -> N
         )
 
 
-def _session_separation_deviations(w: Walk, e: PlainSession, number: int, i: int) -> None:
+def _session_separation_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
     for _, c in reversed(w.cycles):
         gap = (e.date - c.date).days
         hold = w.hold(c, before_rfa=True)
@@ -198,7 +203,7 @@ def _session_separation_deviations(w: Walk, e: PlainSession, number: int, i: int
             return
 
 
-def record_post_rfa_scan(w: Walk, e: PlainPostScan, i: int) -> None:
+def record_post_rfa_scan(w: Walk, e: PostRfaScan, i: int) -> None:
     p = w.protocol
     due = [n for n in w.pending_scans if w.sessions[n - 1][1].date <= e.date]
     if not due:
@@ -218,12 +223,12 @@ def record_post_rfa_scan(w: Walk, e: PlainPostScan, i: int) -> None:
                 "post_rfa_scan.window_days",
                 i,
             )
-    for lesion_id, outcome in e.results:
-        x = w.lesions.get(lesion_id)
+    for res in e.results:
+        x = w.lesions.get(res.lesion_id)
         if x is None or not x.sessions:
-            w.issues.append(f"events[{i}]: {lesion_id} was never ablated")
+            w.issues.append(f"events[{i}]: {res.lesion_id} was never ablated")
             continue
-        x.set(e.date, outcome)
+        x.set(e.date, res.outcome)
     for m in e.new_lesions:
         w.lesion(m, e.date)
     if e.extrahepatic_progression and w.rfa_stopped is None and w.arm == "experimental":

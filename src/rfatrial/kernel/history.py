@@ -18,17 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from rfatrial.kernel._data_file import format_validation_error
 from rfatrial.kernel.units import ClinicalValueError, check_value
@@ -323,8 +315,6 @@ class PatientHistory(_Model):
     sex: Literal["F", "M"]
     age_at_screening: Annotated[int, Field(ge=18, le=110)]
     events: list[Event] = Field(default_factory=list)
-    # the engine's plain copy of the events (rfatrial.kernel._plain), built once when validated
-    _view: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _at_most_once(self) -> Self:
@@ -332,14 +322,6 @@ class PatientHistory(_Model):
             if sum(1 for e in self.events if e.type == kind) > 1:
                 raise ValueError(f"a history holds at most one '{kind}' event")
         return self
-
-    def model_post_init(self, context: Any, /) -> None:
-        from rfatrial.kernel._plain import VIEW_CONTEXT, HistoryView  # it imports this module
-
-        # model_construct may hold unvalidated records: the engine then builds the copy itself
-        if all(isinstance(e, _Model) for e in self.events):
-            made = context.get(VIEW_CONTEXT) if isinstance(context, dict) else None
-            self._view = HistoryView(self.events, made)
 
 
 _ADAPTER = TypeAdapter(PatientHistory)

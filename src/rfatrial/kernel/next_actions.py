@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from rfatrial.kernel._frozen import quick
-from rfatrial.kernel._plain import PlainImaging
 from rfatrial.kernel._walk import DAY, Walk, withdrawal_proposed_on
 from rfatrial.kernel.evaluation import (
     ActionKind,
     NextAction,
 )
 from rfatrial.kernel.follow_up import follow_up_calendar
-from rfatrial.kernel.lab_gate import check_panel, results_pass
+from rfatrial.kernel.history import ImagingAssessment
+from rfatrial.kernel.lab_gate import check_panel, panel_passes
 
 __all__ = ["next_actions"]
 
@@ -112,9 +112,9 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
     if (
         panel is not None
         and panel.date >= last.date
-        and not results_pass(panel.by, panel.src, p.systemic.pre_cycle_labs, missing_ok=True)
+        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
     ):
-        failed = [c for c in check_panel(panel.src, p.systemic.pre_cycle_labs).failed]
+        failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         if any(c.status == "fail" for c in failed):
             target = max(target, panel.date + timedelta(days=p.systemic.cycle_delay_days))
             why += "; delayed: pre-cycle labs failed (" + ", ".join(c.key for c in failed) + ")"
@@ -173,7 +173,7 @@ def _separation_clear(w: Walk) -> date:
     return clear
 
 
-def _rfa_actions(w: Walk, scan: PlainImaging) -> list[NextAction]:
+def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
     p = w.protocol
     gate = p.lab_gate
     number = len(w.sessions) + 1

@@ -25,15 +25,6 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from rfatrial.kernel._frozen import quick
-from rfatrial.kernel._plain import (
-    PlainCycle,
-    PlainEvent,
-    PlainImaging,
-    PlainLesion,
-    PlainVisit,
-    history_view,
-    plain,
-)
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
 from rfatrial.kernel.evaluation import (
@@ -45,8 +36,15 @@ from rfatrial.kernel.evaluation import (
     ResponseRecord,
 )
 from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
-from rfatrial.kernel.history import Event, LesionMeasurement, PatientHistory
-from rfatrial.kernel.lab_gate import check_panel, results_pass
+from rfatrial.kernel.history import (
+    Event,
+    FollowUpVisit,
+    ImagingAssessment,
+    LesionMeasurement,
+    PatientHistory,
+    SystemicCycle,
+)
+from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
 from rfatrial.kernel.recist import BriefResponse, RecistSeries, accept_lesion_type
@@ -76,18 +74,16 @@ def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evalua
     >>> result.phase, result.next_actions[0].kind
     ('induction', 'systemic_cycle')
     """
-    view = history_view(history)
-    return _evaluate_records(history.patient_id, view.records, view.order, protocol, today)
+    return _evaluate_events(history.patient_id, history.events, protocol, today)
 
 
-def _evaluate_records(
-    patient_id: str,
-    events: Sequence[PlainEvent],
-    order: Sequence[int],
-    protocol: Protocol,
-    today: date,
+def _evaluate_events(
+    patient_id: str, events: Sequence[Event], protocol: Protocol, today: date
 ) -> Evaluation:
     w = Walk(protocol, today)
+    keys = [(e.date, RANK[e.type], i) for i, e in enumerate(events)]
+    keys.sort()
+    order = [k[2] for k in keys]
     recist = _RecistSeries()
     for i in order:
         event = events[i]
@@ -98,7 +94,7 @@ def _evaluate_records(
     return _conclude(patient_id, w)
 
 
-def _step(w: Walk, recist: _RecistSeries, event: PlainEvent, i: int) -> None:
+def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
     # the most frequent records first, on their own short way
     if w.off_study is None:
         if event.type == "lab_panel":
@@ -159,7 +155,6 @@ class PathwayState:
         self._protocol = protocol
         self._patient_id = patient_id
         self._events: list[Event] = []
-        self._records: list[PlainEvent] = []
         self._walk = Walk(protocol, date.max)
         self._recist = _RecistSeries()
         self._last: tuple[date, int] | None = None
@@ -169,33 +164,22 @@ class PathwayState:
     def events(self) -> tuple[Event, ...]:
         return tuple(self._events)
 
-    def plain_copies(self) -> dict[int, tuple[Event, PlainEvent]]:
-        """The engine's copies of the events added, by identity: a history validated from these
-        events with ``context={VIEW_CONTEXT: state.plain_copies()}`` reuses them."""
-        return {id(e): (e, r) for e, r in zip(self._events, self._records, strict=True)}
-
     def add(self, event: Event) -> None:
         """Record one event (validated by the history schema)."""
         index = len(self._events)
-        record = plain(event)
         self._events.append(event)
-        self._records.append(record)
         key = (event.date, RANK[event.type])
         if self._last is not None and key < self._last:
             self._in_order = False
         if not self._in_order:
             return
         self._last = key
-        _step(self._walk, self._recist, record, index)
+        _step(self._walk, self._recist, event, index)
 
     def evaluate(self, today: date) -> Evaluation:
         """What the engine says on ``today`` about the events added so far."""
         if not self._current(today):
-            records = self._records
-            order = sorted(
-                range(len(records)), key=lambda i: (records[i].date, RANK[records[i].type], i)
-            )
-            return _evaluate_records(self._patient_id, records, order, self._protocol, today)
+            return _evaluate_events(self._patient_id, self._events, self._protocol, today)
         self._walk.today = today
         return _conclude(self._patient_id, self._walk)
 
@@ -220,7 +204,7 @@ class _RecistSeries:
         self.treated: set[str] = set()
         self.issue: str | None = None
 
-    def add(self, e: PlainEvent) -> BriefResponse | None:
+    def add(self, e: Event) -> BriefResponse | None:
         if e.type == "rfa_session":
             self.treated.update(x.lesion_id for x in e.lesions)
             return None
@@ -237,7 +221,7 @@ class _RecistSeries:
             treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
             return self.series.add_brief(
-                e.by_id,  # type: ignore[arg-type]
+                {m.lesion_id: m for m in e.lesions},  # distinct: the history schema checks it
                 treated,
                 new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
                 non_target_progression=e.non_target_progression,
@@ -247,13 +231,11 @@ class _RecistSeries:
             return None
 
 
-# The history's lesion records (and the engine's plain copies of them) are validated like
-# LesionObservation: RECIST reads them directly.
+# The history's lesion records are validated like LesionObservation: RECIST reads them directly.
 accept_lesion_type(LesionMeasurement)
-accept_lesion_type(PlainLesion)
 
 
-def _apply(w: Walk, e: PlainEvent, i: int, response: BriefResponse | None) -> None:
+def _apply(w: Walk, e: Event, i: int, response: BriefResponse | None) -> None:
     if e.type == "screening":
         w.screened, w.eligible = e.date, e.eligible
         w.phase = "screening" if e.eligible else "screen_failure"
@@ -281,11 +263,11 @@ def _apply(w: Walk, e: PlainEvent, i: int, response: BriefResponse | None) -> No
         }[e.type]
 
 
-def _visit(w: Walk, e: PlainVisit, i: int) -> None:
+def _visit(w: Walk, e: FollowUpVisit, i: int) -> None:
     if e.visit_id in w.visits:
         w.issues.append(f"events[{i}]: visit {e.visit_id} is recorded twice")
     else:
-        w.visits[e.visit_id] = (i, e.date, e.components)
+        w.visits[e.visit_id] = (i, e.date, tuple(e.components))
 
 
 def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
@@ -309,7 +291,7 @@ def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
         )
 
 
-def _cycle(w: Walk, e: PlainCycle, i: int) -> None:
+def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
     p = w.protocol
     if w.randomized is None:
         w.issues.append(f"events[{i}]: systemic cycle before randomization")
@@ -334,9 +316,9 @@ def _cycle(w: Walk, e: PlainCycle, i: int) -> None:
     if (
         panel is not None
         and (e.date - panel.date).days <= p.systemic.pre_cycle_lab_freshness_days
-        and not results_pass(panel.by, panel.src, p.systemic.pre_cycle_labs, missing_ok=True)
+        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
     ):
-        failed = [c for c in check_panel(panel.src, p.systemic.pre_cycle_labs).failed]
+        failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         failed = [c for c in failed if c.status == "fail"]
         if failed:
             w.deviate(
@@ -363,9 +345,9 @@ def _cycle(w: Walk, e: PlainCycle, i: int) -> None:
         w.block_cycles += 1
 
 
-def _effective(w: Walk, e: PlainImaging, r: BriefResponse) -> bool:
+def _effective(w: Walk, e: ImagingAssessment, r: BriefResponse) -> bool:
     p = w.protocol
-    if e.extrahepatic_progression or e.new_elsewhere:
+    if e.extrahepatic_progression or any(m.organ != "liver" for m in e.new_lesions):
         return False
     overall, target_response, non_target_response = r[0], r[1], r[2]
     # New liver lesions after the first session are candidates, not failure, unless the rest of
@@ -386,7 +368,7 @@ def _effective(w: Walk, e: PlainImaging, r: BriefResponse) -> bool:
     return overall in p.response.effective
 
 
-def _imaging(w: Walk, e: PlainImaging, i: int, r: BriefResponse | None) -> None:
+def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> None:
     day, known = e.date, w.lesions
     for m in e.lesions:
         x = known.get(m.lesion_id) or w.lesion(m, day)
@@ -423,7 +405,7 @@ def _imaging(w: Walk, e: PlainImaging, i: int, r: BriefResponse | None) -> None:
             r[4],
             r[5],
             effective,
-            e.new_in_liver,
+            sum(1 for m in e.new_lesions if m.organ == "liver"),
             e.extrahepatic_progression,
         )
     )

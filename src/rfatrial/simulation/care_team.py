@@ -38,7 +38,6 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rfatrial.kernel._plain import VIEW_CONTEXT
 from rfatrial.kernel.evaluation import NextAction
 from rfatrial.kernel.follow_up import planned_visits
 from rfatrial.kernel.history import EVENT_ORDER, Event, LabPanel, PatientHistory
@@ -1033,7 +1032,6 @@ class _Loop:
         )
         history = PatientHistory.model_validate(
             {**self.head, "events": [self.events[i] for i in events]},
-            context={VIEW_CONTEXT: self.state.plain_copies()},  # the engine's copies, reused
         )
         stop = self.off_study
         if stop is None:

@@ -1,5 +1,5 @@
-"""A simulated history hands the engine's copies of its records over to the history it returns:
-the engine then reads exactly what it reads from the same history validated afresh."""
+"""A simulated history is what validating it afresh gives: the same records, and the same verdict
+of the engine on them."""
 
 from __future__ import annotations
 
