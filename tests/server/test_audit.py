@@ -123,3 +123,31 @@ def test_a_failed_transaction_leaves_no_entry() -> None:
     assert m.AuditEntry.objects.count() == before
     assert not m.Site.objects.filter(code="S99").exists()
     assert verify_audit_trail().ok
+
+
+def test_a_data_query_or_a_site_setting_changed_by_sql_is_found(patient: m.Patient) -> None:
+    # Study data lives beyond the study app too: queries (monitoring), site settings (web).
+    from rfatrial.server.monitoring import queries
+    from rfatrial.server.web.models import SiteSettings
+
+    cycle = m.SystemicCycle.objects.filter(patient=patient).order_by("seq").first()
+    assert cycle is not None
+    query = queries.open_query(cycle, text="Dose?", actor=Actor("monitor"), roles={"monitor"})
+    assert verify_audit_trail().ok
+    table = query._meta.db_table
+    _sql(f"UPDATE {table} SET status = %s WHERE id = %s", "closed", query.pk)
+    assert verify_audit_trail().problems == [
+        f"{table} record {query.pk}: status is 'closed' in the database, 'new' in the audit trail"
+    ]
+    _sql(f"UPDATE {table} SET status = %s WHERE id = %s", "new", query.pk)
+    assert verify_audit_trail().ok
+    settings_table = SiteSettings._meta.db_table
+    _sql(
+        f"INSERT INTO {settings_table} (site_id, date_format, version) VALUES (%s, %s, %s)",
+        patient.site_id,
+        "dmy_slash",
+        1,
+    )
+    problems = verify_audit_trail().problems
+    assert len(problems) == 1 and problems[0].startswith(f"{settings_table} record ")
+    assert problems[0].endswith("is not in the audit trail")

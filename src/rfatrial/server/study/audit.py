@@ -292,12 +292,8 @@ def audited(actor: Actor, reason: str = "") -> Iterator[Audit]:
 
 
 def audited_models() -> list[type[StudyRecord]]:
-    """Every concrete table of study data."""
-    return [
-        m
-        for m in apps.get_app_config("study").get_models()
-        if issubclass(m, StudyRecord) and not m._meta.abstract
-    ]
+    """Every concrete table of study data, of every app (plans, queries, site settings too)."""
+    return [m for m in apps.get_models() if issubclass(m, StudyRecord) and not m._meta.abstract]
 
 
 # --- verification -----------------------------------------------------------------------------
