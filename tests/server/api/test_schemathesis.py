@@ -56,7 +56,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path:
                 "--workers",
                 "1",
                 "--request-timeout",
-                "20",
+                "60",
                 "--no-shrink",
                 "--suppress-health-check",
                 "all",
