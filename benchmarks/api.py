@@ -4,9 +4,9 @@ Builds an SQLite database in a temporary ``RFATRIAL_DATA_DIR``: a simulated coho
 patients is loaded the ordinary way (every record validated, evaluated and audited), then its rows
 are copied in SQL (the same copies as ``benchmarks/web.py`` makes), each copy at one of
 ``--sites`` sites, until there are ``--patients`` patients (1,000 a site by default). Then
-``rfatrial serve --workers 2`` (gunicorn, threaded workers) serves it on a free port of 127.0.0.1, and client threads
-(``--clients``, each with its own keep-alive connection) call, with the bearer token of an
-investigator of the first site:
+``rfatrial serve --workers 2`` (gunicorn, threaded workers) serves it on a free port of
+127.0.0.1, and client threads (``--clients``, each with its own keep-alive connection) call,
+with the bearer token of an investigator of the first site:
 
 - ``health``: ``GET /api/health``, the trivial endpoint (no database), the server's floor;
 - ``patient detail``: ``GET /api/patients/{id}``, over the site's patients in turn;
