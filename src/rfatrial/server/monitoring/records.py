@@ -11,6 +11,7 @@ from datetime import date
 
 from rfatrial.server.study import models as m
 from rfatrial.server.study.convert import EVENT_TYPES
+from rfatrial.server.web.summaries import KIND_NAMES
 
 __all__ = [
     "KIND_LABELS",
@@ -30,22 +31,7 @@ RECORD_KINDS: dict[str, type[m.StudyRecord]] = {
 }
 KIND_OF_LABEL = {model._meta.label_lower: kind for kind, model in RECORD_KINDS.items()}
 
-KIND_LABELS = {
-    "screening": "Screening",
-    "randomization": "Randomization",
-    "systemic_cycle": "Systemic cycle",
-    "imaging": "Imaging",
-    "lab_panel": "Lab panel",
-    "rfa_session": "RFA session",
-    "post_rfa_scan": "Post-RFA scan",
-    "follow_up_visit": "Follow-up visit",
-    "adverse_event": "Adverse event",
-    "withdrawal": "Withdrawal",
-    "death": "Death",
-    "lost_to_follow_up": "Lost to follow-up",
-    "vital_signs": "Vital signs",
-    "ecg": "ECG",
-}
+KIND_LABELS = {**KIND_NAMES, "vital_signs": "Vital signs", "ecg": "ECG"}
 
 
 class RecordNotFoundError(LookupError):

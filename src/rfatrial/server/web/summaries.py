@@ -6,24 +6,26 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
-__all__ = ["KIND_LABELS", "event_summary"]
+__all__ = ["KIND_LABELS", "KIND_NAMES", "event_summary"]
 
-KIND_LABELS: dict[str, str | Promise] = {
-    "screening": gettext_lazy("Screening"),
-    "randomization": gettext_lazy("Randomization"),
-    "systemic_cycle": gettext_lazy("Systemic cycle"),
-    "imaging": gettext_lazy("Imaging"),
-    "lab_panel": gettext_lazy("Lab panel"),
-    "rfa_session": gettext_lazy("RFA session"),
-    "post_rfa_scan": gettext_lazy("Post-RFA scan"),
-    "follow_up_visit": gettext_lazy("Follow-up visit"),
-    "adverse_event": gettext_lazy("Adverse event"),
-    "withdrawal": gettext_lazy("Withdrawal"),
-    "death": gettext_lazy("Death"),
-    "lost_to_follow_up": gettext_lazy("Lost to follow-up"),
+# The English names are stored (in query subjects, the audit); pages show them translated.
+KIND_NAMES: dict[str, str] = {
+    "screening": gettext_noop("Screening"),
+    "randomization": gettext_noop("Randomization"),
+    "systemic_cycle": gettext_noop("Systemic cycle"),
+    "imaging": gettext_noop("Imaging"),
+    "lab_panel": gettext_noop("Lab panel"),
+    "rfa_session": gettext_noop("RFA session"),
+    "post_rfa_scan": gettext_noop("Post-RFA scan"),
+    "follow_up_visit": gettext_noop("Follow-up visit"),
+    "adverse_event": gettext_noop("Adverse event"),
+    "withdrawal": gettext_noop("Withdrawal"),
+    "death": gettext_noop("Death"),
+    "lost_to_follow_up": gettext_noop("Lost to follow-up"),
 }
+KIND_LABELS: dict[str, str | Promise] = {k: gettext_lazy(v) for k, v in KIND_NAMES.items()}
 
 
 def _sizes(items: Any) -> str:
