@@ -104,3 +104,14 @@ def test_evaluate_command_moves_the_verdict_to_the_new_day(examples_dir: Path) -
     assert set(m.PatientState.objects.values_list("evaluated_on", flat=True)) == {date(2027, 10, 1)}
     assert {s.evaluation["today"] for s in m.PatientState.objects.all()} == {"2027-10-01"}
     assert runner.invoke(server_app, ["evaluate", "--today", "tomorrow"]).exit_code == 2
+
+
+def test_a_simulated_cohort_directory_loads_with_its_manifest_passed_over(tmp_path: Path) -> None:
+    from rfatrial.simulation.cohort import MANIFEST, simulate_cohort
+
+    simulate_cohort(4, 2, 5, tmp_path, follow_up_months=6)
+    assert (tmp_path / MANIFEST).exists()
+    report = load_directory(tmp_path)
+    assert report.ok, report.errors
+    assert len(report.created) == 4
+    assert m.Patient.objects.count() == 4

@@ -13,6 +13,7 @@ from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor
 from rfatrial.server.study.convert import history_from_db
 from rfatrial.server.study.services import SYSTEM, load_history
+from rfatrial.simulation.cohort import MANIFEST
 
 __all__ = ["LoadReport", "load_directory"]
 
@@ -36,6 +37,8 @@ def load_directory(
 ) -> LoadReport:
     """Store every ``*.json`` history of ``directory`` whose patient is not stored yet.
 
+    A simulated cohort's ``manifest.json`` is not a history and is passed over.
+
     A patient already stored with the same history is left alone (loading twice stores nothing
     new); one stored with a different history is a conflict, never overwritten: changes to stored
     data are amendments with a reason. Each patient is loaded in its own transaction.
@@ -46,6 +49,8 @@ def load_directory(
         report.errors.append(f"{directory}: not a directory")
         return report
     for path in sorted(directory.glob("*.json")):
+        if path.name == MANIFEST:  # what the simulator says of its cohort, not a patient
+            continue
         try:
             history = parse_history(path.read_bytes(), source=str(path))
         except HistoryError as exc:
