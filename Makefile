@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
-.PHONY: demo test env sysdeps lint typecheck pytest pytest-postgres test-postgres bench
+.PHONY: demo test env sysdeps lint typecheck pytest pytest-postgres test-postgres bench messages
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -49,3 +49,12 @@ test: sysdeps lint typecheck pytest pytest-postgres
 
 bench: env
 	$(UV) run --frozen python benchmarks/engine.py
+
+# Update the Simplified Chinese catalog from the text of the pages and the code (GNU gettext's
+# xgettext and msgfmt), then compile it. Translate the new entries of django.po before committing.
+messages: env
+	cd src/rfatrial/server && DJANGO_SETTINGS_MODULE=rfatrial.server.settings \
+	  RFATRIAL_DATA_DIR=$(CURDIR)/data $(UV) run --frozen django-admin makemessages \
+	  -l zh_Hans --no-obsolete --no-location
+	cd src/rfatrial/server && DJANGO_SETTINGS_MODULE=rfatrial.server.settings \
+	  RFATRIAL_DATA_DIR=$(CURDIR)/data $(UV) run --frozen django-admin compilemessages -l zh_Hans
