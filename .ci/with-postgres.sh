@@ -43,6 +43,7 @@ stop() {
     rm -rf "$root"
 }
 trap stop EXIT
+trap 'exit 143' INT TERM  # stopped from outside: the EXIT trap still stops the cluster
 
 "${as_owner[@]}" "$bindir/initdb" -D "$data" -U rfatrial --pwfile="$root/pwfile" \
     --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$root/initdb.log" 2>&1 ||

@@ -71,10 +71,13 @@ def running_server(
     port = free_port()
     environment = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
     environment.pop("DJANGO_SETTINGS_MODULE", None)
+    # The server's output goes to a file: a pipe nobody reads fills up with its request log
+    # and stops the server in the middle of a write.
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed when the server stops
     process = subprocess.Popen(
         [sys.executable, "-m", "rfatrial", "serve", "--port", str(port), *args],
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -83,8 +86,8 @@ def running_server(
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                out = process.stdout.read() if process.stdout else ""
-                raise AssertionError(f"the server stopped ({process.returncode}): {out}")
+                log.seek(0)
+                raise AssertionError(f"the server stopped ({process.returncode}): {log.read()}")
             try:
                 with urlopen(f"{base}/api/health", timeout=5) as response:
                     if response.status == 200:
@@ -102,8 +105,7 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log.close()
 
 
 from rfatrial.cli import example_paths  # noqa: E402
