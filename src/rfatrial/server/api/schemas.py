@@ -58,9 +58,14 @@ class PatientIn(Schema):
     liver_surgery_date: str = Field("", max_length=10)
 
 
-class LesionOut(Schema):
+class PatientLesionOut(Schema):
+    # Not "LesionOut": the planner's lesion schema has that name, and the OpenAPI document names
+    # each schema by its class name (two of one name would describe one with the other).
     id: int
     label: str
+
+
+LesionOut = PatientLesionOut
 
 
 class DeviationOut(Schema):
