@@ -14,15 +14,19 @@ read but not change answers 403 to a write.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 from ninja.errors import HttpError
 
 from rfatrial.server.study import models as m
+from rfatrial.server.study.audit import Actor
 
 __all__ = [
     "AUDIT",
@@ -31,6 +35,9 @@ __all__ = [
     "WRITE",
     "Access",
     "pseudonym",
+    "request_access",
+    "request_actor",
+    "study_today",
 ]
 
 R = m.Role
@@ -94,3 +101,22 @@ class Access:
             raise HttpError(404, f"no site {code}")
         self.require(site.pk, roles, "this")
         return site
+
+
+def request_access(request: HttpRequest) -> Access:
+    """The signed-in user's roles per site, read once per request."""
+    cached = getattr(request, "_rfatrial_access", None)
+    if cached is None:
+        cached = Access(request.auth)
+        request._rfatrial_access = cached
+    return cached
+
+
+def request_actor(request: HttpRequest) -> Actor:
+    """Who writes, and from where, for the audit trail."""
+    return Actor(request.auth.get_username(), request.META.get("REMOTE_ADDR", ""))
+
+
+def study_today() -> dt.date:
+    """The study's today (the server's local date)."""
+    return timezone.localdate()

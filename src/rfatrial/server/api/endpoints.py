@@ -32,12 +32,23 @@ from pydantic import BaseModel, create_model
 from rfatrial.kernel import history as kernel
 from rfatrial.server.api import monitoring, planning
 from rfatrial.server.api import schemas as s
-from rfatrial.server.api.access import AUDIT, MANAGE, RANDOMIZE, READ, WRITE, Access, pseudonym
+from rfatrial.server.api.access import (
+    AUDIT,
+    MANAGE,
+    RANDOMIZE,
+    READ,
+    WRITE,
+    Access,
+    pseudonym,
+    request_access,
+    request_actor,
+    study_today,
+)
 from rfatrial.server.api.auth import SessionAuth, TokenAuth, create_token
 from rfatrial.server.api.models import ApiToken
 from rfatrial.server.api.randomize import RandomizationError, randomize
 from rfatrial.server.study import models as m
-from rfatrial.server.study.audit import Actor, ReasonRequiredError, StaleRecordError
+from rfatrial.server.study.audit import ReasonRequiredError, StaleRecordError
 from rfatrial.server.study.convert import EVENT_TYPES, StoredEvent, read_events
 from rfatrial.server.study.services import (
     EventError,
@@ -163,22 +174,6 @@ def _busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _access(request: HttpRequest) -> Access:
-    cached = getattr(request, "_rfatrial_access", None)
-    if cached is None:
-        cached = Access(request.auth)
-        request._rfatrial_access = cached
-    return cached
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(request.auth.get_username(), request.META.get("REMOTE_ADDR", ""))
-
-
-def _today() -> dt.date:
-    return timezone.localdate()
 
 
 def _patient_out(p: m.Patient, access: Access) -> dict[str, Any]:
@@ -316,7 +311,7 @@ def me(request: HttpRequest) -> Any:
 @api.get("/sites", response={200: list[s.SiteOut], 401: E}, tags=["access"])
 def sites(request: HttpRequest) -> Any:
     """The sites where the caller holds a role."""
-    access = _access(request)
+    access = request_access(request)
     rows = m.Site.objects.filter(pk__in=list(access.by_site)).order_by("code")
     return [{"code": x.code, "name": x.name, "roles": sorted(access.by_site[x.pk])} for x in rows]
 
@@ -326,7 +321,7 @@ def patients(
     request: HttpRequest, site: str | None = None, limit: int = 100, offset: int = 0
 ) -> Any:
     """The patients of every site where the caller may read (``site`` to choose one)."""
-    access = _access(request)
+    access = request_access(request)
     qs = access.readable_patients().order_by("site__code", "study_id")
     if site is not None:
         qs = qs.filter(site__code=site)
@@ -339,7 +334,7 @@ def patients(
 )
 def site_patients(request: HttpRequest, code: str, limit: int = 100, offset: int = 0) -> Any:
     """The patients of one site."""
-    access = _access(request)
+    access = request_access(request)
     site = access.site(code, READ)
     qs = m.Patient.objects.filter(site=site).select_related("site").order_by("study_id")
     limit, offset = max(0, min(limit, 1000)), max(0, offset)
@@ -368,7 +363,7 @@ WORKLIST_FIELDS = (
 )
 def site_worklist(request: HttpRequest, code: str) -> Any:
     """Every action due for the site's patients, by target date (the engine's next actions)."""
-    access = _access(request)
+    access = request_access(request)
     site = access.site(code, READ)
     hidden = access.pseudonymized(site.pk)
     # Plain rows, not model instances: a site's worklist has thousands of them.
@@ -388,7 +383,7 @@ def site_worklist(request: HttpRequest, code: str) -> Any:
 @api.post("/sites/{code}/patients", response={201: s.PatientOut, **WRITE_CODES}, tags=["patients"])
 def create_patient(request: HttpRequest, code: str, payload: s.PatientIn) -> Any:
     """Register a patient at the site (investigator or coordinator)."""
-    access = _access(request)
+    access = request_access(request)
     site = access.site(code, WRITE)
     patient = register_patient(
         site,
@@ -397,14 +392,14 @@ def create_patient(request: HttpRequest, code: str, payload: s.PatientIn) -> Any
         age_at_screening=payload.age_at_screening,
         diagnosis_date=payload.diagnosis_date,
         liver_surgery_date=payload.liver_surgery_date,
-        actor=_actor(request),
+        actor=request_actor(request),
     )
     return Status(201, _patient_out(patient, access))
 
 
 @api.get("/patients/{patient_id}", response={200: s.PatientOut, **READ_CODES}, tags=["patients"])
 def patient(request: HttpRequest, patient_id: int) -> Any:
-    access = _access(request)
+    access = request_access(request)
     return _patient_out(access.patient(patient_id), access)
 
 
@@ -415,7 +410,7 @@ def patient(request: HttpRequest, patient_id: int) -> Any:
 )
 def lesions(request: HttpRequest, patient_id: int) -> Any:
     """The patient's lesions (their persistent ids)."""
-    p = _access(request).patient(patient_id)
+    p = request_access(request).patient(patient_id)
     return list(m.Lesion.objects.filter(patient=p).order_by("pk").values("id", "label"))
 
 
@@ -426,7 +421,7 @@ def lesions(request: HttpRequest, patient_id: int) -> Any:
 )
 def evaluation(request: HttpRequest, patient_id: int) -> Any:
     """The engine's verdict after the last write: phase, next actions, deviations."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     state = m.PatientState.objects.filter(patient=p).first()
     deviations = list(
@@ -459,7 +454,7 @@ def evaluation(request: HttpRequest, patient_id: int) -> Any:
 )
 def all_records(request: HttpRequest, patient_id: int) -> Any:
     """The patient's whole history, in order."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     hidden = access.pseudonymized(p.site_id)
     out = []
@@ -481,11 +476,11 @@ def all_records(request: HttpRequest, patient_id: int) -> Any:
 def randomize_patient(request: HttpRequest, patient_id: int, payload: s.RandomizeIn) -> Any:
     """Allocate the patient's arm (an investigator of his site; after eligible screening with
     consent). The arm is known only once it is given: nothing reveals the next one."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, RANDOMIZE, "randomization")
     result = randomize(
-        p, actor=_actor(request), justification=payload.justification, today=_today()
+        p, actor=request_actor(request), justification=payload.justification, today=study_today()
     )
     row = result.row
     assert isinstance(row, m.Randomization)
@@ -590,32 +585,32 @@ def _register(kind: str, cls: type[BaseModel]) -> None:
         return body
 
     def list_view(request: HttpRequest, patient_id: int) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         hidden = access.pseudonymized(p.site_id)
         return [_record_out(x, hidden) for x in read_events(p) if x.kind == kind]
 
     def read_view(request: HttpRequest, patient_id: int, seq: int) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         return _record_out(_find(p, kind, seq), access.pseudonymized(p.site_id))
 
     def audit_view(request: HttpRequest, patient_id: int, seq: int) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, AUDIT, "the audit trail")
         return _audit_entries(_find(p, kind, seq))
 
     def create_view(request: HttpRequest, patient_id: int, payload: Any) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, "recording")
-        today = _today()
+        today = study_today()
         _check_input(p, payload.data, today)
         result = record_event(
             p,
             payload.data,
-            actor=_actor(request),
+            actor=request_actor(request),
             justification=payload.justification,
             reason=payload.reason,
             today=today,
@@ -624,18 +619,18 @@ def _register(kind: str, cls: type[BaseModel]) -> None:
         return Status(201, written_out(_find(p, kind, result.row.seq), result))
 
     def update_view(request: HttpRequest, patient_id: int, seq: int, payload: Any) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, "correcting a record")
         _find(p, kind, seq)
-        today = _today()
+        today = study_today()
         _check_input(p, payload.data, today)
         result = amend_event(
             p,
             seq,
             payload.data,
             expected_version=payload.version,
-            actor=_actor(request),
+            actor=request_actor(request),
             reason=payload.reason,
             justification=payload.justification,
             today=today,
@@ -645,12 +640,17 @@ def _register(kind: str, cls: type[BaseModel]) -> None:
     def delete_view(
         request: HttpRequest, patient_id: int, seq: int, version: int, reason: str
     ) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, "deleting a record")
         _find(p, kind, seq)
         delete_event(
-            p, seq, expected_version=version, actor=_actor(request), reason=reason, today=_today()
+            p,
+            seq,
+            expected_version=version,
+            actor=request_actor(request),
+            reason=reason,
+            today=study_today(),
         )
         return Status(204, None)
 
@@ -743,14 +743,14 @@ def _role_out(r: m.SiteRole) -> dict[str, Any]:
 @api.get("/sites/{code}/roles", response={200: list[s.RoleOut], **SITE_CODES}, tags=["access"])
 def site_roles(request: HttpRequest, code: str) -> Any:
     """Who holds which role at the site (its administrators)."""
-    site = _access(request).site(code, MANAGE)
+    site = request_access(request).site(code, MANAGE)
     return [_role_out(r) for r in site.roles.select_related("user").order_by("pk")]
 
 
 @api.post("/sites/{code}/roles", response={201: s.RoleOut, **WRITE_CODES}, tags=["access"])
 def give_role(request: HttpRequest, code: str, payload: s.RoleIn) -> Any:
     """Give a user a role at the site (its administrators)."""
-    site = _access(request).site(code, MANAGE)
+    site = request_access(request).site(code, MANAGE)
     if payload.role not in m.Role.values:
         raise _Invalid(
             [
@@ -766,18 +766,18 @@ def give_role(request: HttpRequest, code: str, payload: s.RoleIn) -> Any:
         raise _Invalid(
             [{"loc": ["body", "payload", "username"], "msg": "no such user", "type": "value_error"}]
         )
-    grant = grant_role(user, site, payload.role, actor=_actor(request))
+    grant = grant_role(user, site, payload.role, actor=request_actor(request))
     return Status(201, _role_out(grant))
 
 
 @api.delete("/sites/{code}/roles/{role_id}", response={204: None, **WRITE_CODES}, tags=["access"])
 def take_role(request: HttpRequest, code: str, role_id: int, reason: str) -> Any:
     """Take a role away, with a reason (its administrators)."""
-    site = _access(request).site(code, MANAGE)
+    site = request_access(request).site(code, MANAGE)
     grant = m.SiteRole.objects.filter(pk=role_id, site=site).first()
     if grant is None:
         raise HttpError(404, f"no role {role_id} at site {code}")
-    revoke_role(grant, actor=_actor(request), reason=reason)
+    revoke_role(grant, actor=request_actor(request), reason=reason)
     return Status(204, None)
 
 

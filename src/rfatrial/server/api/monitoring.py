@@ -22,7 +22,7 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from rfatrial.server.api import schemas as s
-from rfatrial.server.api.access import READ, WRITE, Access
+from rfatrial.server.api.access import READ, WRITE, Access, request_access, request_actor
 from rfatrial.server.monitoring import queries as q
 from rfatrial.server.monitoring import signing, vitals
 from rfatrial.server.monitoring.models import Query, QueryStatus, RecordLock, Signature
@@ -33,7 +33,6 @@ from rfatrial.server.monitoring.records import (
     patient_records,
 )
 from rfatrial.server.study import models as m
-from rfatrial.server.study.audit import Actor
 
 __all__ = ["register", "router"]
 
@@ -177,18 +176,6 @@ class EcgUpdate(Schema):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _access(request: HttpRequest) -> Access:
-    cached = getattr(request, "_rfatrial_access", None)
-    if cached is None:
-        cached = Access(request.auth)
-        request._rfatrial_access = cached
-    return cached
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(request.auth.get_username(), request.META.get("REMOTE_ADDR", ""))
-
-
 def _roles(access: Access, site_id: int) -> set[str]:
     return access.by_site.get(site_id, set())
 
@@ -287,7 +274,7 @@ def list_queries(
 ) -> Any:
     """The data queries of every site where the caller reads them (filters: status, site,
     patient)."""
-    access = _access(request)
+    access = request_access(request)
     qs = Query.objects.select_related("patient__site").filter(
         patient__site_id__in=access.sites_with(QUERY_READ)
     )
@@ -306,7 +293,7 @@ def list_queries(
 @router.get("/queries/{query_id}", response={200: QueryDetailOut, **READ_CODES}, tags=["queries"])
 def read_query(request: HttpRequest, query_id: int) -> Any:
     """One query with its thread of messages."""
-    return _detail_out(_visible_query(_access(request), query_id))
+    return _detail_out(_visible_query(request_access(request), query_id))
 
 
 @router.post(
@@ -317,7 +304,7 @@ def read_query(request: HttpRequest, query_id: int) -> Any:
 def create_query(request: HttpRequest, patient_id: int, payload: QueryIn) -> Any:
     """Open a query on one of the patient's records, or one field of it (monitor, data
     manager)."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, q.QUERY_ROLES["open"], "opening a query")
     record = _record(p, payload.kind, payload.record)
@@ -325,7 +312,7 @@ def create_query(request: HttpRequest, patient_id: int, payload: QueryIn) -> Any
         record,
         text=payload.text,
         field=payload.field,
-        actor=_actor(request),
+        actor=request_actor(request),
         roles=_roles(access, p.site_id),
     )
     return Status(201, _detail_out(Query.objects.select_related("patient__site").get(pk=x.pk)))
@@ -346,13 +333,13 @@ def _step(action: str) -> None:
     }
 
     def view(request: HttpRequest, query_id: int, payload: QueryStepIn) -> Any:
-        access = _access(request)
+        access = request_access(request)
         x = _visible_query(access, query_id)
         access.require(x.patient.site_id, q.QUERY_ROLES[action], f"to {action} a query")
         steps[action](
             x,
             text=payload.text,
-            actor=_actor(request),
+            actor=request_actor(request),
             roles=_roles(access, x.patient.site_id),
             expected_version=payload.version,
         )
@@ -385,7 +372,7 @@ for _action in ("answer", "reply", "close", "reopen"):
 )
 def list_signatures(request: HttpRequest, patient_id: int) -> Any:
     """Every signature of the patient's records, valid or voided (newest first)."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, QUERY_READ, "signatures")
     rows = list(Signature.objects.filter(patient=p).order_by("-signed_at", "-pk"))
@@ -400,7 +387,7 @@ def list_signatures(request: HttpRequest, patient_id: int) -> Any:
 )
 def sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Any:
     """Sign one record (investigator of the site, password re-entered)."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, signing.SIGN_ROLES, "signing")
     record = _record(p, payload.kind, payload.record)
@@ -408,7 +395,7 @@ def sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Any:
         record,
         user=request.auth,
         password=payload.password,
-        actor=_actor(request),
+        actor=request_actor(request),
         roles=_roles(access, p.site_id),
     )
     return Status(201, _signature_out(x, _seqs([x])))
@@ -421,14 +408,14 @@ def sign(request: HttpRequest, patient_id: int, payload: SignIn) -> Any:
 )
 def sign_casebook(request: HttpRequest, patient_id: int, payload: CasebookIn) -> Any:
     """Sign every record of the patient not signed at its current version (the casebook)."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, signing.SIGN_ROLES, "signing")
     rows = signing.sign_casebook(
         p,
         user=request.auth,
         password=payload.password,
-        actor=_actor(request),
+        actor=request_actor(request),
         roles=_roles(access, p.site_id),
     )
     seqs = _seqs(rows)
@@ -440,7 +427,7 @@ def sign_casebook(request: HttpRequest, patient_id: int, payload: CasebookIn) ->
 )
 def lock(request: HttpRequest, patient_id: int, payload: LockIn) -> Any:
     """Lock or unlock one record (data manager of the site)."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, signing.LOCK_ROLES, "locking a record")
     record = _record(p, payload.kind, payload.record)
@@ -448,7 +435,7 @@ def lock(request: HttpRequest, patient_id: int, payload: LockIn) -> Any:
         record,
         locked=payload.locked,
         reason=payload.reason,
-        actor=_actor(request),
+        actor=request_actor(request),
         roles=_roles(access, p.site_id),
     )
     return {
@@ -468,7 +455,7 @@ def lock(request: HttpRequest, patient_id: int, payload: LockIn) -> Any:
 )
 def record_status(request: HttpRequest, patient_id: int) -> Any:
     """Each record of the patient: locked or not, its signature, its open queries."""
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, QUERY_READ, "the status of records")
     return status_rows(p)
@@ -538,29 +525,29 @@ def _vitals_routes(kind: str, path: str, out: Any, create_in: Any, update_in: An
         return row
 
     def list_view(request: HttpRequest, patient_id: int) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         return [row_out(x) for x in model._default_manager.filter(patient=p).order_by("date", "pk")]
 
     def read_view(request: HttpRequest, patient_id: int, record_id: int) -> Any:
-        return row_out(row_of(_access(request).patient(patient_id), record_id))
+        return row_out(row_of(request_access(request).patient(patient_id), record_id))
 
     def create_view(request: HttpRequest, patient_id: int, payload: Any) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, f"recording {label}")
-        row = vitals.record(p, kind, payload.data.model_dump(), actor=_actor(request))
+        row = vitals.record(p, kind, payload.data.model_dump(), actor=request_actor(request))
         return Status(201, row_out(row))
 
     def update_view(request: HttpRequest, patient_id: int, record_id: int, payload: Any) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, f"correcting {label}")
         row = vitals.amend_record(
             row_of(p, record_id),
             payload.data.model_dump(),
             expected_version=payload.version,
-            actor=_actor(request),
+            actor=request_actor(request),
             reason=payload.reason,
         )
         return row_out(row)
@@ -568,11 +555,14 @@ def _vitals_routes(kind: str, path: str, out: Any, create_in: Any, update_in: An
     def delete_view(
         request: HttpRequest, patient_id: int, record_id: int, version: int, reason: str
     ) -> Any:
-        access = _access(request)
+        access = request_access(request)
         p = access.patient(patient_id)
         access.require(p.site_id, WRITE, f"deleting {label}")
         vitals.delete_record(
-            row_of(p, record_id), expected_version=version, actor=_actor(request), reason=reason
+            row_of(p, record_id),
+            expected_version=version,
+            actor=request_actor(request),
+            reason=reason,
         )
         return Status(204, None)
 

@@ -15,12 +15,18 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import NinjaAPI, Router, Schema, Status
 from pydantic import Field
 
 from rfatrial.server.api import schemas as s
-from rfatrial.server.api.access import AUDIT, RANDOMIZE, WRITE, Access
+from rfatrial.server.api.access import (
+    AUDIT,
+    RANDOMIZE,
+    WRITE,
+    request_access,
+    request_actor,
+    study_today,
+)
 from rfatrial.server.planning.models import SessionPlan
 from rfatrial.server.planning.services import (
     MAX_LESIONS_IN_A_CHOICE,
@@ -34,7 +40,6 @@ from rfatrial.server.planning.services import (
     plans_of,
     save_plan,
 )
-from rfatrial.server.study.audit import Actor
 
 __all__ = ["register", "router"]
 
@@ -150,22 +155,6 @@ class CancelIn(Schema):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _access(request: HttpRequest) -> Access:
-    cached = getattr(request, "_rfatrial_access", None)
-    if cached is None:
-        cached = Access(request.auth)
-        request._rfatrial_access = cached
-    return cached
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return Actor(request.auth.get_username(), request.META.get("REMOTE_ADDR", ""))
-
-
-def _today() -> dt.date:
-    return timezone.localdate()
-
-
 def plan_out(plan: SessionPlan) -> dict[str, Any]:
     """A plan as the API answers it."""
     return {
@@ -209,10 +198,10 @@ def _refusal_item(field: str, message: str, code: str, rule: str, source: str) -
     summary="the planner's proposal for the patient's next RFA session",
 )
 def proposal(request: HttpRequest, patient_id: int) -> Any:
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, PLAN_READ, "the planner")
-    seen = overview(p, today=_today())
+    seen = overview(p, today=study_today())
     proposal = seen.proposal
     plan = open_plan(p)
     return {
@@ -232,7 +221,7 @@ def proposal(request: HttpRequest, patient_id: int) -> Any:
     summary="the patient's session plans, newest first",
 )
 def plans(request: HttpRequest, patient_id: int) -> Any:
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, PLAN_READ, "the session plans")
     return [plan_out(x) for x in plans_of(p)]
@@ -244,11 +233,11 @@ def plans(request: HttpRequest, patient_id: int) -> Any:
     summary="judge a choice of lesions and date against the rules (nothing is stored)",
 )
 def check(request: HttpRequest, patient_id: int, payload: ChoiceIn) -> Any:
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, WRITE, "planning")
     result = check_patient_plan(
-        p, lesions=payload.lesions, planned_date=payload.planned_date, today=_today()
+        p, lesions=payload.lesions, planned_date=payload.planned_date, today=study_today()
     )
     return {
         "session": result.session,
@@ -266,7 +255,7 @@ def check(request: HttpRequest, patient_id: int, payload: ChoiceIn) -> Any:
     summary="draft or change the patient's open plan; confirm it (investigator) with confirm=true",
 )
 def save(request: HttpRequest, patient_id: int, payload: PlanIn) -> Any:
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, WRITE, "planning")
     if payload.confirm:
@@ -276,10 +265,10 @@ def save(request: HttpRequest, patient_id: int, payload: PlanIn) -> Any:
         lesions=payload.lesions,
         planned_date=payload.planned_date,
         reasons=payload.reasons,
-        actor=_actor(request),
+        actor=request_actor(request),
         expected_version=payload.version,
         confirm=payload.confirm,
-        today=_today(),
+        today=study_today(),
     )
     body = {"plan": plan_out(plan), "findings": findings_json(result)}
     return Status(201 if payload.version is None else 200, body)
@@ -291,14 +280,14 @@ def save(request: HttpRequest, patient_id: int, payload: PlanIn) -> Any:
     summary="cancel an open plan (version read, reason)",
 )
 def cancel(request: HttpRequest, patient_id: int, plan_id: int, payload: CancelIn) -> Any:
-    access = _access(request)
+    access = request_access(request)
     p = access.patient(patient_id)
     access.require(p.site_id, WRITE, "planning")
     plan = SessionPlan.objects.filter(patient=p, pk=plan_id).first()
     if plan is None:
         return Status(404, {"detail": f"no plan {plan_id} for this patient"})
     cancel_plan(
-        plan, expected_version=payload.version, actor=_actor(request), reason=payload.reason
+        plan, expected_version=payload.version, actor=request_actor(request), reason=payload.reason
     )
     return plan_out(plan)
 
