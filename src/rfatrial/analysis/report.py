@@ -199,6 +199,21 @@ def _num(x: float | None, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
+def _estimable(hr: float, lower: float, upper: float) -> bool:
+    """A hazard ratio worth printing: its estimate and interval are finite and positive.
+
+    A Cox fit whose likelihood has no finite maximum (no event in one arm, say) stops at an
+    arbitrary huge or tiny ratio with an undefined interval; that number means nothing.
+    """
+    return all(math.isfinite(v) and v > 0 for v in (hr, lower, upper))
+
+
+def _hr_ci(hr: float, lower: float, upper: float) -> str:
+    if not _estimable(hr, lower, upper):
+        return "not estimable (no finite maximum of the likelihood)"
+    return f"{hr:.3f} ({lower:.3f}-{upper:.3f})"
+
+
 def _p(p: float) -> str:
     if not math.isfinite(p):
         return "-"
@@ -716,25 +731,30 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
             notes.append(f"Stratified log-rank not estimable: {r['logrank_error']}")
         cox = r.get("cox")
         if cox is not None:
+            ci = (float(cox.hazard_ratio[0]), float(cox.lower[0]), float(cox.upper[0]))
+            cox_p = _p(float(cox.p_value[0])) if _estimable(*ci) else "-"
             notes.append(
                 f"Stratified Cox: HR = {cox.hazard_ratio[0]:.3f} (95% CI {cox.lower[0]:.3f}-"
-                f"{cox.upper[0]:.3f}), p = {_p(float(cox.p_value[0]))}"
+                f"{cox.upper[0]:.3f}), p = {cox_p}"
+                if _estimable(*ci)
+                else f"Stratified Cox: HR {_hr_ci(*ci)}"
             )
-            zph = r.get("zph")
+            # a test of proportional hazards of a model without a finite estimate means nothing
+            zph = r.get("zph") if _estimable(*ci) else None
             if zph is not None:
                 notes.append(
                     f"Proportional hazards (cox.zph): chi-square = {zph.global_chisq:.3f}, "
                     f"p = {_p(zph.global_p_value)}"
                 )
-            else:
+            elif _estimable(*ci):
                 notes.append(f"Proportional hazards test not estimable: {r.get('zph_error')}")
             summary_rows.append(
                 [
                     endpoint,
                     f"{lr.statistic:.4f}" if lr is not None else "-",
                     _p(lr.p_value) if lr is not None else "-",
-                    f"{cox.hazard_ratio[0]:.3f} ({cox.lower[0]:.3f}-{cox.upper[0]:.3f})",
-                    _p(float(cox.p_value[0])),
+                    _hr_ci(*ci),
+                    cox_p,
                     _p(zph.global_p_value) if zph is not None else "-",
                 ]
             )
@@ -799,15 +819,11 @@ def _forest_section(ds: AnalysisDatasets) -> Section:
         if d.time.size and len(set(d.arm.tolist())) == 2 and d.event.sum() > 0:
             try:
                 fit = cox_ph(d.time, d.event, x, strata=d.stratum)
-                est.append(
-                    (
-                        "Overall",
-                        float(fit.hazard_ratio[0]),
-                        float(fit.lower[0]),
-                        float(fit.upper[0]),
-                        int(d.time.size),
-                    )
-                )
+                ci = (float(fit.hazard_ratio[0]), float(fit.lower[0]), float(fit.upper[0]))
+                if _estimable(*ci):
+                    est.append(("Overall", *ci, int(d.time.size)))
+                else:
+                    rows_all.append([endpoint, "Overall", str(d.time.size), _hr_ci(*ci)])
             except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
                 rows_all.append([endpoint, "Overall", str(d.time.size), f"not estimable: {exc}"])
         keys = sorted({key for p in pts.values() for key in p.stratum})
@@ -823,7 +839,7 @@ def _forest_section(ds: AnalysisDatasets) -> Section:
                 except (ValueError, np.linalg.LinAlgError, ArithmeticError):
                     continue
                 hr, lo, up = float(fit.hazard_ratio[0]), float(fit.lower[0]), float(fit.upper[0])
-                if all(math.isfinite(v) and v > 0 for v in (hr, lo, up)):
+                if _estimable(hr, lo, up):
                     est.append((f"{key} {level}", hr, lo, up, int(m.sum())))
         for name, hr, lo, up, n in est:
             rows_all.append([endpoint, name, str(n), f"{hr:.3f} ({lo:.3f}-{up:.3f})"])
