@@ -53,6 +53,25 @@ def test_every_operation_answers_only_documented_codes(world: World) -> None:
     assert seen > 150
 
 
+def test_a_body_that_is_not_json_is_a_documented_400(world: World) -> None:
+    paths: dict[str, Any] = Client().get("/api/openapi.json").json()["paths"]
+    client = bearer(world.users["investigator"])
+    tried = 0
+    for path, operations in paths.items():
+        for method, op in operations.items():
+            if "requestBody" not in op:
+                continue
+            assert "400" in op["responses"], (method, path)
+            response = getattr(client, method)(_fill(path, world), "{not json", "application/json")
+            assert response.status_code in {int(c) for c in op["responses"]}, (method, path)
+            tried += 1
+    assert tried > 20
+    response = client.post(
+        _fill("/api/patients/{patient_id}/records/lab_panel", world), "{", "application/json"
+    )
+    assert response.status_code == 400 and response.json()["detail"]
+
+
 @pytest.mark.django_db
 def test_the_study_opens_once_from_the_command_line() -> None:
     out = StringIO()

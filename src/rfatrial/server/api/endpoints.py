@@ -78,7 +78,8 @@ V = s.ValidationErrorOut
 # 422: a path or query parameter that is not of its type (``/patients/abc``, ``?limit=x``).
 READ_CODES: dict[int, Any] = {401: E, 404: E, 422: V}
 SITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 422: V}
-WRITE_CODES: dict[int, Any] = {401: E, 403: E, 404: E, 409: E, 422: V, 503: E}
+# 400: a body that is not JSON at all.
+WRITE_CODES: dict[int, Any] = {400: E, 401: E, 403: E, 404: E, 409: E, 422: V, 503: E}
 
 
 # --- errors of the kernel and the services, answered -------------------------------------------
@@ -711,7 +712,7 @@ def tokens(request: HttpRequest) -> Any:
     return list(ApiToken.objects.filter(user=request.auth).order_by("pk"))
 
 
-@api.post("/tokens", response={201: s.NewTokenOut, 401: E, 403: E, 422: V}, tags=["access"])
+@api.post("/tokens", response={201: s.NewTokenOut, 400: E, 401: E, 403: E, 422: V}, tags=["access"])
 def new_token(request: HttpRequest, payload: s.TokenIn) -> Any:
     """A new token for scripts (``Authorization: Bearer <token>``), shown this once."""
     token, raw = create_token(request.auth, payload.name)

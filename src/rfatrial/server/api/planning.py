@@ -229,7 +229,7 @@ def plans(request: HttpRequest, patient_id: int) -> Any:
 
 @router.post(
     "/patients/{patient_id}/plans/check",
-    response={200: CheckOut, 401: E, 403: E, 404: E, 422: RefusalOut},
+    response={200: CheckOut, 400: E, 401: E, 403: E, 404: E, 422: RefusalOut},
     summary="judge a choice of lesions and date against the rules (nothing is stored)",
 )
 def check(request: HttpRequest, patient_id: int, payload: ChoiceIn) -> Any:
@@ -251,7 +251,16 @@ def check(request: HttpRequest, patient_id: int, payload: ChoiceIn) -> Any:
 
 @router.post(
     "/patients/{patient_id}/plans",
-    response={200: SavedOut, 201: SavedOut, 401: E, 403: E, 404: E, 409: E, 422: RefusalOut},
+    response={
+        200: SavedOut,
+        201: SavedOut,
+        400: E,
+        401: E,
+        403: E,
+        404: E,
+        409: E,
+        422: RefusalOut,
+    },
     summary="draft or change the patient's open plan; confirm it (investigator) with confirm=true",
 )
 def save(request: HttpRequest, patient_id: int, payload: PlanIn) -> Any:
@@ -276,7 +285,7 @@ def save(request: HttpRequest, patient_id: int, payload: PlanIn) -> Any:
 
 @router.post(
     "/patients/{patient_id}/plans/{plan_id}/cancel",
-    response={200: PlanOut, 401: E, 403: E, 404: E, 409: E, 422: RefusalOut},
+    response={200: PlanOut, 400: E, 401: E, 403: E, 404: E, 409: E, 422: RefusalOut},
     summary="cancel an open plan (version read, reason)",
 )
 def cancel(request: HttpRequest, patient_id: int, plan_id: int, payload: CancelIn) -> Any:
