@@ -6,65 +6,20 @@ and finds the plan on the patient page. Screenshots in ``output/screenshots/`` (
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.server.planning.conftest import PASSWORD, PlanningStudy, build_planning_study
+from tests.server.planning.conftest import PlanningStudy, build_planning_study
+from tests.server.web import test_browser as harness
+from tests.server.web.test_browser import shot, sign_in, sync_api
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "output" / "screenshots"
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("the browser tests need Debian's Chromium: bash .ci/install-browser.sh")
-    pytest.skip("Debian's Chromium is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright = sync_api.sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
-        playwright.stop()
-
-
-@pytest.fixture
-def server(transactional_db: None) -> Iterator[str]:
-    """The study server (waitress, as in the demo) on a free port of 127.0.0.1."""
-    from waitress.server import create_server  # type: ignore[import-untyped]
-
-    from rfatrial.server.wsgi import application
-
-    httpd = create_server(application, host="127.0.0.1", port=0, threads=4, ident="rfatrial")
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.effective_port}"
-    finally:
-        httpd.close()
+# The browser and the server of the browser tests (pytest finds fixtures by name).
+browser = harness.browser
+server = harness.server
+pytestmark = harness.pytestmark
 
 
 @pytest.fixture
@@ -84,18 +39,6 @@ def context(browser: Any, server: str) -> Iterator[Any]:
         yield context
     finally:
         context.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, username: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_an_investigator_plans_the_next_session(context: Any, planning: PlanningStudy) -> None:
