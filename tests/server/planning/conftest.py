@@ -11,14 +11,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from rfatrial.server.study import models as m
-from rfatrial.server.study.audit import Actor, audited
-from rfatrial.server.study.services import ensure_site, grant_role, record_event, register_patient
+from rfatrial.server.study.audit import audited
+from rfatrial.server.study.services import ensure_site, record_event, register_patient
 
-ADMIN = Actor("admin")
-PASSWORD = "correct horse battery"
+# The same users, cycles and labs as the web pages' tests.
+from tests.server.web.conftest import ADMIN, cycle, labs, make_user
+
 # L1 (13 mm) ... L8 (34 mm): eight lesions fit in two sessions of four, the largest first.
 SIZES = {f"L{k}": 10.0 + 3 * k for k in range(1, 9)}
 SEGMENTS = ["S2", "S3", "S4a", "S4b", "S5", "S6", "S7", "S8"]
@@ -47,42 +47,6 @@ def measured(shrink: float, **override: dict[str, Any]) -> list[dict[str, Any]]:
         item.update(override.get(k, {}))
         out.append(item)
     return out
-
-
-def cycle(offset: int) -> dict[str, Any]:
-    return {
-        "type": "systemic_cycle",
-        "date": iso(offset),
-        "regimen": "FOLFOX",
-        "agents": [{"name": "oxaliplatin", "dose": 85, "unit": "mg/m2"}],
-    }
-
-
-def labs(offset: int) -> dict[str, Any]:
-    values = {
-        "platelets": (180, "10^9/L", None),
-        "neutrophils": (3.2, "10^9/L", None),
-        "hemoglobin": (12.5, "g/dL", None),
-        "inr": (1.05, "ratio", None),
-        "bilirubin": (12, "µmol/L", 21),
-        "alt": (32, "U/L", 40),
-        "ast": (30, "U/L", 40),
-        "albumin": (41, "g/L", None),
-        "creatinine": (78, "µmol/L", 106),
-    }
-    results = []
-    for analyte, (value, unit, uln) in values.items():
-        item: dict[str, Any] = {"analyte": analyte, "value": value, "unit": unit}
-        if uln is not None:
-            item["uln"] = uln
-        results.append(item)
-    return {
-        "type": "lab_panel",
-        "date": iso(offset),
-        "results": results,
-        "ascites": "none",
-        "encephalopathy": "none",
-    }
 
 
 def rfa(offset: int, lesions: list[str], **extra: Any) -> dict[str, Any]:
@@ -127,15 +91,6 @@ def ready_patient(site: m.Site, study_id: str, **override: dict[str, Any]) -> m.
     for e in events:
         record_event(p, e, actor=ADMIN)
     return p
-
-
-def make_user(username: str, roles: dict[str, list[str]]) -> Any:
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
-    for code, names in roles.items():
-        site = m.Site.objects.get(code=code)
-        for role in names:
-            grant_role(user, site, role, actor=ADMIN)
-    return user
 
 
 @dataclass
