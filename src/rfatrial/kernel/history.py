@@ -77,6 +77,7 @@ class Screening(_Model):
     eligible: bool
     liver_lesion_count: Annotated[int, Field(ge=1, le=100)]
     ras_status: Literal["wild_type", "mutant", "unknown"] = "unknown"
+    braf_status: Literal["wild_type", "mutant", "unknown"] = "unknown"
     ecog: Annotated[int, Field(ge=0, le=4)] | None = None
     extrahepatic_disease: bool = False
 
