@@ -64,8 +64,9 @@ def test_quick_builds_ordinary_frozen_instances() -> None:
     with pytest.raises(FrozenInstanceError):
         made.x = 2  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(made)) == made
-    action = quick(NextAction)("randomize", "w", "y", "r", START, START, START, False)
-    assert action == NextAction("randomize", "w", "y", "r", START, START, START, False)
+    args = ("randomize", "w", "y", "r", START, START, START, False, "action.w", "why.y", {})
+    action = quick(NextAction)(*args)
+    assert action == NextAction(*args)
 
 
 def test_quick_refuses_what_is_not_a_slotted_dataclass() -> None:

@@ -19,6 +19,7 @@ from rfatrial.kernel.history import (
     SystemicCycle,
 )
 from rfatrial.kernel.lab_gate import CriterionResult, PanelResult, check_panel, panel_passes
+from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.protocol import GateCriterion, Protocol
 
 __all__ = [
@@ -134,12 +135,16 @@ class Walk:
         self,
         code: str,
         day: date,
-        text: str,
+        key: str,
+        params: Params,
         rule: str,
         index: int | None,
         justification: str | None = None,
     ) -> None:
-        self.deviations.append(_QuickDeviation(code, day, text, rule, index, justification))
+        """Report a deviation; its text is message ``key`` with ``params``."""
+        self.deviations.append(
+            _QuickDeviation(code, day, render(key, params), rule, key, params, index, justification)
+        )
 
     def hold(self, cycle: SystemicCycle, *, before_rfa: bool) -> int:
         """Days between ``cycle`` and an RFA session (memoized: the walk keeps its cycles)."""

@@ -52,12 +52,21 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
     just = e.justification
     remaining_before = w.remaining()
     if w.randomized is None:
-        w.deviate("rfa_before_randomization", e.date, "RFA before randomization", "rfa", i, just)
+        w.deviate(
+            "rfa_before_randomization",
+            e.date,
+            "deviation.rfa_before_randomization",
+            {},
+            "rfa",
+            i,
+            just,
+        )
     elif w.arm == "control":
         w.deviate(
             "rfa_in_control_arm",
             e.date,
-            "RFA given to a patient of the control arm (systemic therapy alone)",
+            "deviation.rfa_in_control_arm",
+            {},
             "randomization.arms",
             i,
             just,
@@ -66,7 +75,8 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
         w.deviate(
             "rfa_session_beyond_max",
             e.date,
-            f"RFA session {number}: at most {p.rfa.max_sessions} sessions",
+            "deviation.rfa_session_beyond_max",
+            {"session": number, "max_sessions": p.rfa.max_sessions},
             "rfa.max_sessions",
             i,
             just,
@@ -76,7 +86,9 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             w.deviate(
                 "rfa_after_progression",
                 e.date,
-                f"RFA session {number} after {w.rfa_stopped.replace('_', ' ')} on therapy",
+                "deviation.rfa_after_progression"
+                + (".extrahepatic" if w.rfa_stopped == "extrahepatic_progression" else ""),
+                {"session": number},
                 "response.effective",
                 i,
                 just,
@@ -85,8 +97,8 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             w.deviate(
                 "rfa_without_effective_response",
                 e.date,
-                f"RFA session {number} without a response scan showing effective therapy"
-                " since the last cycles",
+                "deviation.rfa_without_effective_response",
+                {"session": number},
                 "response.effective",
                 i,
                 just,
@@ -95,8 +107,12 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             w.deviate(
                 "rfa_response_evaluation_stale",
                 e.date,
-                f"RFA session {number} {(e.date - w.rfa_open.date).days} days after the response"
-                f" scan (at most {p.rfa.after_response_scan_days.latest})",
+                "deviation.rfa_response_evaluation_stale",
+                {
+                    "session": number,
+                    "days": (e.date - w.rfa_open.date).days,
+                    "max_days": p.rfa.after_response_scan_days.latest,
+                },
                 "rfa.after_response_scan_days",
                 i,
                 just,
@@ -108,7 +124,8 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
         w.deviate(
             "rfa_too_many_lesions",
             e.date,
-            f"{n} lesions ablated in session {number} (at most {p.rfa.max_lesions_per_session})",
+            "deviation.rfa_too_many_lesions",
+            {"count": n, "session": number, "maximum": p.rfa.max_lesions_per_session},
             "rfa.max_lesions_per_session",
             i,
             just,
@@ -118,8 +135,13 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             w.deviate(
                 "rfa_too_few_lesions",
                 e.date,
-                f"{n} lesion(s) ablated in session {number} while {len(remaining_before)} remained"
-                f" (at least {p.rfa.min_lesions_per_session})",
+                "deviation.rfa_too_few_lesions",
+                {
+                    "count": n,
+                    "session": number,
+                    "remaining": len(remaining_before),
+                    "minimum": p.rfa.min_lesions_per_session,
+                },
                 "rfa.min_lesions_per_session",
                 i,
                 just,
@@ -128,7 +150,8 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             w.deviate(
                 "rfa_too_few_lesions_without_reason",
                 e.date,
-                f"{n} lesion(s) ablated in session {number} with no recorded reason",
+                "deviation.rfa_too_few_lesions_without_reason",
+                {"count": n, "session": number},
                 "rfa.min_lesions_per_session",
                 i,
             )
@@ -151,12 +174,14 @@ def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> Non
     p = w.protocol
     panel = w.last_panel
     if panel is None or (e.date - panel.date).days > p.lab_gate.freshness_days:
-        age = "none recorded" if panel is None else f"last {(e.date - panel.date).days} days before"
+        params: dict[str, int] = {"session": number, "freshness_days": p.lab_gate.freshness_days}
+        if panel is not None:
+            params["days"] = (e.date - panel.date).days
         w.deviate(
             "rfa_lab_gate_stale",
             e.date,
-            f"RFA session {number} without pre-RFA labs within {p.lab_gate.freshness_days} days"
-            f" ({age})",
+            "deviation.rfa_lab_gate_stale" + ("" if panel is not None else ".none"),
+            params,
             "lab_gate.freshness_days",
             i,
             e.justification,
@@ -167,8 +192,13 @@ def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> Non
         w.deviate(
             "rfa_lab_gate_failed",
             e.date,
-            f"RFA session {number} although the pre-RFA lab gate did not pass: "
-            + ", ".join(f"{c.key} {c.status} ({c.value}; {c.threshold})" for c in result.failed),
+            "deviation.rfa_lab_gate_failed",
+            {
+                "session": number,
+                "failed": ", ".join(
+                    f"{c.key} {c.status} ({c.value}; {c.threshold})" for c in result.failed
+                ),
+            },
             "lab_gate.criteria",
             i,
             e.justification,
@@ -177,7 +207,8 @@ def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> Non
         w.deviate(
             "rfa_after_postponement_limit",
             e.date,
-            f"RFA session {number} after the postponement limit, when withdrawal was proposed",
+            "deviation.rfa_after_postponement_limit",
+            {"session": number},
             "lab_gate.postponement_limit_days",
             i,
             e.justification,
@@ -192,8 +223,8 @@ def _session_separation_deviations(w: Walk, e: RfaSession, number: int, i: int) 
             w.deviate(
                 "rfa_within_separation",
                 e.date,
-                f"RFA session {number} {gap} days after a {c.regimen} cycle"
-                f" (at least {hold} required)",
+                "deviation.rfa_within_separation",
+                {"session": number, "days": gap, "regimen": c.regimen, "hold_days": hold},
                 "rfa.separation_days",
                 i,
                 e.justification,
@@ -218,8 +249,13 @@ def record_post_rfa_scan(w: Walk, e: PostRfaScan, i: int) -> None:
             w.deviate(
                 "post_rfa_scan_out_of_window",
                 e.date,
-                f"1-month scan of session {number} {(e.date - session.date).days} days after it"
-                f" (target {p.post_rfa_scan.days_after_rfa} ± {p.post_rfa_scan.window_days})",
+                "deviation.post_rfa_scan_out_of_window",
+                {
+                    "session": number,
+                    "days": (e.date - session.date).days,
+                    "target_days": p.post_rfa_scan.days_after_rfa,
+                    "window_days": p.post_rfa_scan.window_days,
+                },
                 "post_rfa_scan.window_days",
                 i,
             )

@@ -1,15 +1,19 @@
 """What the pathway engine says about one patient on one day (the result types of ``evaluate``).
 
 Plain frozen dataclasses: cheap to build on the hot path, serialised with :func:`to_json_dict`.
+The texts of next actions and deviations come with their message id and parameters
+(:mod:`rfatrial.kernel.messages`), so that an application can show them in another language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
 from typing import Any, Literal
 
 from rfatrial.kernel.lab_gate import PanelResult
+from rfatrial.kernel.messages import Params
 
 __all__ = [
     "ActionKind",
@@ -36,7 +40,11 @@ ActionKind = Literal[
 
 @dataclass(frozen=True, slots=True)
 class NextAction:
-    """Something due for the patient: what, why (and the protocol rule), and its window."""
+    """Something due for the patient: what, why (and the protocol rule), and its window.
+
+    ``what`` and ``why`` are the English texts of the messages ``what_key`` and ``why_key`` with
+    ``params`` (shared by both; see :mod:`rfatrial.kernel.messages`).
+    """
 
     kind: ActionKind
     what: str
@@ -46,6 +54,9 @@ class NextAction:
     target: date
     latest: date
     overdue: bool
+    what_key: str
+    why_key: str
+    params: Params
     session: int | None = None
     visit_id: str | None = None
     lesions: tuple[str, ...] = ()
@@ -53,12 +64,17 @@ class NextAction:
 
 @dataclass(frozen=True, slots=True)
 class Deviation:
-    """A protocol rule that the recorded history breaks."""
+    """A protocol rule that the recorded history breaks.
+
+    ``description`` is the English text of the message ``description_key`` with ``params``.
+    """
 
     code: str
     date: date
     description: str
     rule: str
+    description_key: str
+    params: Params
     event_index: int | None = None
     justification: str | None = None
 
@@ -130,7 +146,8 @@ class Evaluation:
 
 
 def to_json_dict(value: Any) -> Any:
-    """A JSON-ready copy of an evaluation (dates as ISO strings, tuples as lists)."""
+    """A JSON-ready copy of an evaluation (dates as ISO strings, tuples as lists, mappings as
+    objects)."""
     if is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_json_dict(getattr(value, f.name)) for f in fields(value)}
         if isinstance(value, PanelResult):
@@ -140,4 +157,6 @@ def to_json_dict(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, (tuple, list)):
         return [to_json_dict(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: to_json_dict(v) for k, v in value.items()}
     return value

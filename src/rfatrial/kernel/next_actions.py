@@ -15,6 +15,7 @@ from rfatrial.kernel.evaluation import (
 from rfatrial.kernel.follow_up import follow_up_calendar
 from rfatrial.kernel.history import ImagingAssessment
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
+from rfatrial.kernel.messages import Param, Params, render
 
 __all__ = ["next_actions"]
 
@@ -26,22 +27,27 @@ def _action(
     kind: ActionKind,
     what: str,
     why: str,
+    params: Params,
     rule: str,
     earliest: date,
     target: date,
     latest: date,
     **extra: object,
 ) -> NextAction:
+    """A next action whose texts are the messages ``what`` and ``why`` with ``params``."""
     target = min(max(target, earliest), latest)
     return _QuickAction(
         kind,
-        what,
-        why,
+        render(what, params),
+        render(why, params),
         rule,
         earliest,
         target,
         latest,
         w.today > latest,
+        what,
+        why,
+        params,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -55,8 +61,9 @@ def next_actions(w: Walk) -> list[NextAction]:
                 _action(
                     w,
                     "randomize",
-                    "Randomize",
-                    "eligible and consented at screening",
+                    "action.randomize",
+                    "why.randomize",
+                    {},
                     "randomization.randomize_within_days",
                     w.screened,
                     w.screened,
@@ -74,8 +81,12 @@ def next_actions(w: Walk) -> list[NextAction]:
     return out
 
 
-def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
-    """Earliest, target, latest date of the next cycle and why, or None if not computable."""
+_Window = tuple[date, date, date, str, dict[str, Param]]
+
+
+def _next_cycle_window(w: Walk) -> _Window | None:
+    """Earliest, target, latest date of the next cycle and why (the reason: ``first``,
+    ``after_rfa``, ``regular`` or ``delayed``, and its parameters), or None if not computable."""
     p = w.protocol
     assert w.randomized is not None
     if not w.cycles:
@@ -85,7 +96,8 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
             r + timedelta(days=win.earliest),
             r + timedelta(days=win.target),
             r + timedelta(days=win.latest),
-            "first cycle after randomization",
+            "first",
+            {},
         )
     last = w.cycles[-1][1]
     length = p.systemic.cycle_length(last.regimen)
@@ -104,10 +116,12 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
             start,
             start,
             latest,
-            f"first consolidation cycle after RFA session {len(w.sessions)}",
+            "after_rfa",
+            {"session": len(w.sessions)},
         )
     target = last.date + timedelta(days=length)
-    why = f"{last.regimen} every {length} days"
+    why = "regular"
+    params: dict[str, Param] = {"regimen": last.regimen, "cycle_days": length}
     panel = w.last_panel
     if (
         panel is not None
@@ -117,12 +131,13 @@ def _next_cycle_window(w: Walk) -> tuple[date, date, date, str] | None:
         failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         if any(c.status == "fail" for c in failed):
             target = max(target, panel.date + timedelta(days=p.systemic.cycle_delay_days))
-            why += "; delayed: pre-cycle labs failed (" + ", ".join(c.key for c in failed) + ")"
+            why = "delayed"
+            params["analytes"] = ", ".join(c.key for c in failed)
     window = timedelta(days=p.systemic.cycle_window_days)
     for _, s in w.sessions:  # never propose a cycle inside the hold after a session
         hold = w.hold(last, before_rfa=False)
         target = max(target, s.date + timedelta(days=max(hold, p.rfa.separation_days)))
-    return target - window, target, target + window, why
+    return target - window, target, target + window, why, params
 
 
 def _block_actions(w: Walk) -> list[NextAction]:
@@ -132,13 +147,16 @@ def _block_actions(w: Walk) -> list[NextAction]:
     if w.block_cycles < rng.max_cycles:
         nxt = _next_cycle_window(w)
         if nxt is not None:
-            e, t, l_, why = nxt
+            e, t, l_, why, params = nxt
+            params["cycle"] = w.block_cycles + 1
+            params["min_cycles"], params["max_cycles"] = rng.min_cycles, rng.max_cycles
             out.append(
                 _action(
                     w,
                     "systemic_cycle",
-                    f"{w.block.capitalize() if w.block else 'Systemic'} cycle {w.block_cycles + 1}",
-                    f"{w.block} {rng.min_cycles}-{rng.max_cycles} cycles; {why}",
+                    f"action.{w.block}_cycle",
+                    f"why.{w.block}_cycle.{why}",
+                    params,
                     f"{w.block}.max_cycles",
                     e,
                     t,
@@ -152,8 +170,13 @@ def _block_actions(w: Walk) -> list[NextAction]:
             _action(
                 w,
                 "response_scan",
-                "Response evaluation: enhanced CT/MRI + US/CEUS (RECIST 1.1)",
-                f"{w.block_cycles} {w.block} cycle(s) given ({rng.min_cycles}-{rng.max_cycles})",
+                "action.response_scan",
+                f"why.response_scan.{w.block}",
+                {
+                    "cycles": w.block_cycles,
+                    "min_cycles": rng.min_cycles,
+                    "max_cycles": rng.max_cycles,
+                },
                 "response.scan_after_last_cycle_days",
                 last + timedelta(days=win.earliest),
                 last + timedelta(days=win.target),
@@ -191,9 +214,14 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
             _action(
                 w,
                 "confirm_withdrawal",
-                "Investigator to confirm withdrawal (pre-RFA lab gate still failing)",
-                f"{w.gate_failures} failed gate(s) since {w.first_failure.isoformat()}; limit"
-                f" {gate.postponement_limit_failures} gates or {gate.postponement_limit_days} days",
+                "action.confirm_withdrawal",
+                "why.confirm_withdrawal",
+                {
+                    "failures": w.gate_failures,
+                    "first_failure": w.first_failure,
+                    "limit_failures": gate.postponement_limit_failures,
+                    "limit_days": gate.postponement_limit_days,
+                },
                 "lab_gate.postponement_limit_days",
                 limit,
                 limit,
@@ -214,10 +242,17 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
                 _action(
                     w,
                     "rfa_session",
-                    f"RFA session {number} of at most {p.rfa.max_sessions}: "
-                    f"{p.rfa.min_lesions_per_session}-{p.rfa.max_lesions_per_session} lesions",
-                    f"therapy effective on {scan.date.isoformat()}; lab gate passed on"
-                    f" {result.panel_date.isoformat()}; {len(candidates)} lesion(s) remain",
+                    "action.rfa_session",
+                    "why.rfa_session",
+                    {
+                        "session": number,
+                        "max_sessions": p.rfa.max_sessions,
+                        "min_lesions": p.rfa.min_lesions_per_session,
+                        "max_lesions": p.rfa.max_lesions_per_session,
+                        "scan_date": scan.date,
+                        "gate_date": result.panel_date,
+                        "remaining": len(candidates),
+                    },
                     "rfa.max_sessions",
                     earliest,
                     scan.date + timedelta(days=win.target),
@@ -229,13 +264,15 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
     # Labs are needed: first, repeated after a failure, or fresher for the earliest session date.
     out = []
     labs_earliest = rfa_earliest - timedelta(days=gate.freshness_days)
-    why = f"pre-RFA lab gate for session {number}, within {gate.freshness_days} days before it"
+    why = "why.pre_rfa_labs"
+    params: dict[str, Param] = {"session": number, "freshness_days": gate.freshness_days}
     if result is not None and not result.passed:
         labs_earliest = max(
             labs_earliest, result.panel_date + timedelta(days=gate.repeat_after_days)
         )
         failed = ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in result.failed)
-        why = f"RFA postponed: gate failed on {result.panel_date.isoformat()} ({failed})"
+        why = "why.pre_rfa_labs.postponed"
+        params = {"gate_date": result.panel_date, "failed": failed}
         nxt = _continuation_cycle(w)
         if nxt is not None:
             out.append(nxt)
@@ -247,8 +284,9 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
         _action(
             w,
             "pre_rfa_labs",
-            "Pre-RFA labs: blood count, biochemistry, coagulation",
+            "action.pre_rfa_labs",
             why,
+            params,
             "lab_gate.freshness_days",
             labs_earliest,
             max(labs_earliest, rfa_earliest - timedelta(days=min(3, gate.freshness_days))),
@@ -269,12 +307,13 @@ def _continuation_cycle(w: Walk) -> NextAction | None:
     w.block = saved
     if nxt is None:
         return None
-    e, t, l_, why = nxt
+    e, t, l_, why, params = nxt
     return _action(
         w,
         "systemic_cycle",
-        "Systemic cycle (treatment continues while RFA is postponed)",
-        why,
+        "action.continuation_cycle",
+        f"why.continuation_cycle.{why}",
+        params,
         "lab_gate.repeat_after_days",
         e,
         t,
@@ -287,9 +326,9 @@ def _repeat_scan(w: Walk, stale_from: date) -> NextAction:
     return _action(
         w,
         "response_scan",
-        "Repeat response evaluation before RFA (the last one is stale)",
-        f"the response scan that opened RFA is older than"
-        f" {w.protocol.rfa.after_response_scan_days.latest} days",
+        "action.repeat_response_scan",
+        "why.repeat_response_scan",
+        {"days": w.protocol.rfa.after_response_scan_days.latest},
         "rfa.after_response_scan_days",
         start,
         start,
@@ -308,8 +347,9 @@ def _post_scan_actions(w: Walk) -> list[NextAction]:
             _action(
                 w,
                 "post_rfa_scan",
-                f"1-month enhanced {'/'.join(p.modalities)} after RFA session {number}",
-                "technique efficacy: complete ablation or residual tumour",
+                "action.post_rfa_scan",
+                "why.post_rfa_scan",
+                {"modalities": "/".join(p.modalities), "session": number},
                 "post_rfa_scan.days_after_rfa",
                 target - window,
                 target,
@@ -340,8 +380,14 @@ def _visit_actions(w: Walk) -> list[NextAction]:
             _action(
                 w,
                 "follow_up_visit",
-                f"Follow-up visit {v.visit_id}: " + ", ".join(v.components),
-                f"every {v.every_months} months from randomization ({w.randomized.isoformat()})",
+                "action.follow_up_visit",
+                "why.follow_up_visit",
+                {
+                    "visit": v.visit_id,
+                    "components": ", ".join(v.components),
+                    "every_months": v.every_months,
+                    "randomized": w.randomized,
+                },
                 "follow_up.periods",
                 v.earliest,
                 v.target,

@@ -45,6 +45,7 @@ from rfatrial.kernel.history import (
     SystemicCycle,
 )
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
+from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
 from rfatrial.kernel.recist import BriefResponse, RecistSeries, accept_lesion_type
@@ -277,7 +278,8 @@ def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
         w.deviate(
             "randomized_without_screening",
             day,
-            "randomized with no screening record",
+            "deviation.randomized_without_screening",
+            {},
             "randomization",
             i,
         )
@@ -285,7 +287,8 @@ def _randomize(w: Walk, day: date, arm: str, i: int) -> None:
         w.deviate(
             "randomized_ineligible",
             day,
-            "randomized although screening found the patient not eligible",
+            "deviation.randomized_ineligible",
+            {},
             "randomization",
             i,
         )
@@ -306,8 +309,12 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
             w.deviate(
                 "cycle_too_early",
                 e.date,
-                f"cycle given {(e.date - prev.date).days} days after the previous {prev.regimen}"
-                f" cycle (cycle length {length} days)",
+                "deviation.cycle_too_early",
+                {
+                    "days": (e.date - prev.date).days,
+                    "regimen": prev.regimen,
+                    "cycle_days": length,
+                },
                 "systemic.cycle_days",
                 i,
             )
@@ -324,8 +331,8 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
             w.deviate(
                 "cycle_despite_failed_labs",
                 e.date,
-                "cycle given although pre-cycle labs failed: "
-                + ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in failed),
+                "deviation.cycle_despite_failed_labs",
+                {"failed": ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in failed)},
                 "systemic.pre_cycle_labs",
                 i,
             )
@@ -336,7 +343,8 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
             w.deviate(
                 "cycle_within_separation",
                 e.date,
-                f"systemic cycle {gap} days after RFA session {number} (at least {hold} required)",
+                "deviation.cycle_within_separation",
+                {"days": gap, "session": number, "hold_days": hold},
                 "rfa.separation_days",
                 i,
             )
@@ -418,8 +426,12 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> 
             w.deviate(
                 f"{w.block}_cycles_out_of_range",
                 e.date,
-                f"{w.block_cycles} {w.block} cycle(s) before the response scan"
-                f" ({rng.min_cycles}-{rng.max_cycles} required)",
+                f"deviation.{w.block}_cycles_out_of_range",
+                {
+                    "cycles": w.block_cycles,
+                    "min_cycles": rng.min_cycles,
+                    "max_cycles": rng.max_cycles,
+                },
                 f"{w.block}.min_cycles",
                 i,
             )
@@ -438,6 +450,12 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> 
         open_rfa(w, e)
 
 
+def _deviation(
+    code: str, day: date, key: str, params: Params, rule: str, index: int | None
+) -> Deviation:
+    return Deviation(code, day, render(key, params), rule, key, params, index)
+
+
 def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
     """Deviations and data issues of the calendar as of ``w.today`` (the walk is not changed)."""
     devs: list[Deviation] = []
@@ -452,10 +470,11 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
             break  # later visits end later still: none of them is missed yet
         if v.visit_id not in w.visits and v.latest < end:
             devs.append(
-                Deviation(
+                _deviation(
                     "visit_missed",
                     v.latest,
-                    f"follow-up visit {v.visit_id} not done by {v.latest.isoformat()}",
+                    "deviation.visit_missed",
+                    {"visit": v.visit_id, "latest": v.latest},
                     "follow_up.periods",
                     None,
                 )
@@ -468,11 +487,11 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
         v = found
         if not v.earliest <= day <= v.latest:
             devs.append(
-                Deviation(
+                _deviation(
                     "visit_out_of_window",
                     day,
-                    f"follow-up visit {visit_id} on {day.isoformat()}, window"
-                    f" {v.earliest.isoformat()} to {v.latest.isoformat()}",
+                    "deviation.visit_out_of_window",
+                    {"visit": visit_id, "day": day, "earliest": v.earliest, "latest": v.latest},
                     "follow_up.periods",
                     i,
                 )
@@ -480,11 +499,14 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
         missing = () if components == v.components else set(v.components) - set(components)
         if missing:
             devs.append(
-                Deviation(
+                _deviation(
                     "visit_incomplete",
                     day,
-                    f"follow-up visit {visit_id} without "
-                    + ", ".join(c for c in v.components if c in missing),
+                    "deviation.visit_incomplete",
+                    {
+                        "visit": visit_id,
+                        "components": ", ".join(c for c in v.components if c in missing),
+                    },
                     "follow_up.periods",
                     i,
                 )
@@ -495,10 +517,11 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
         latest = s.date + timedelta(days=p.days_after_rfa + p.window_days)
         if latest < end:
             devs.append(
-                Deviation(
+                _deviation(
                     "post_rfa_scan_missed",
                     latest,
-                    f"no 1-month scan after RFA session {number} by {latest.isoformat()}",
+                    "deviation.post_rfa_scan_missed",
+                    {"session": number, "latest": latest},
                     "post_rfa_scan.days_after_rfa",
                     None,
                 )
