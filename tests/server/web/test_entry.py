@@ -539,3 +539,21 @@ def test_a_fatal_adverse_event_is_grade_5_and_serious(
     else:
         assert response.status_code == 422 and not stored
         assert f'href="#id_{refused_field}"' in response.content.decode()
+
+
+def test_the_screening_records_ras_and_braf_status_named_in_the_users_language(
+    study: Study,
+) -> None:
+    client = signed_in(study.coordinator)
+    form = enrol_form(ras_status="wild_type", braf_status="mutant")
+    assert client.post(reverse("web:enrol"), form).status_code == 302
+    patient = m.Patient.objects.get(study_id="SA-201")
+    screening = m.Screening.objects.get(patient=patient)
+    assert (screening.ras_status, screening.braf_status) == ("wild_type", "mutant")
+    page = client.get(reverse("web:patient", args=[patient.pk])).content.decode()
+    assert "RAS wild type, BRAF mutant" in page
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    chinese = client.get(reverse("web:enrol")).content.decode()
+    assert ">野生型</option>" in chinese and ">突变型</option>" in chinese
+    page = client.get(reverse("web:patient", args=[patient.pk])).content.decode()
+    assert "RAS 野生型, BRAF 突变型" in page

@@ -82,6 +82,7 @@ EVENT_TYPES: dict[str, EventType] = {
             "eligible",
             "liver_lesion_count",
             "ras_status",
+            "braf_status",
             "ecog",
             "extrahepatic_disease",
         ),

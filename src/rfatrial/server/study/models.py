@@ -184,6 +184,7 @@ class Screening(EventRecord):
     eligible = models.BooleanField()
     liver_lesion_count = models.PositiveSmallIntegerField()
     ras_status = models.CharField(max_length=16, choices=RAS, default="unknown")
+    braf_status = models.CharField(max_length=16, choices=RAS, default="unknown")
     ecog = models.PositiveSmallIntegerField(null=True, blank=True)
     extrahepatic_disease = models.BooleanField(default=False)
 

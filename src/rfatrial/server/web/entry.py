@@ -110,6 +110,7 @@ def build_screening(data: dict[str, Any], rows: Rows) -> Built:
             "eligible": data["eligible"],
             "liver_lesion_count": data["liver_lesion_count"],
             "ras_status": data["ras_status"],
+            "braf_status": data.get("braf_status") or "unknown",
             "ecog": data.get("ecog"),
             "extrahepatic_disease": data["extrahepatic_disease"],
         }
@@ -300,6 +301,7 @@ def initial_of(event: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             "eligible": "true" if event.eligible else "false",
             "liver_lesion_count": event.liver_lesion_count,
             "ras_status": event.ras_status,
+            "braf_status": event.braf_status,
             "ecog": _opt(event.ecog),
             "extrahepatic_disease": event.extrahepatic_disease,
         }

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from rfatrial.server.study import models as m
 from rfatrial.server.web.dates import DEFAULT_FORMAT, SiteDateField
+from rfatrial.server.web.terms import term
 
 __all__ = [
     "AGENT_UNITS",
@@ -43,8 +45,12 @@ __all__ = [
 AGENT_UNITS = m.DOSE_UNITS
 
 
-def _choices(values: list[tuple[str, str]], blank: bool = False) -> list[tuple[str, str]]:
-    return ([("", "—")] if blank else []) + values
+_term = lazy(term, str)
+
+
+def _choices(values: list[tuple[str, str]], blank: bool = False) -> list[tuple[str, Any]]:
+    """The choices of a model field, each named in the user's language (``wild_type``)."""
+    return ([("", "—")] if blank else []) + [(code, _term(code)) for code, _label in values]
 
 
 def _dates_in(form: forms.Form, code: str) -> None:
@@ -100,7 +106,12 @@ class ScreeningForm(EventForm):
         help_text=_("Every inclusion criterion met, no exclusion criterion (the investigator)."),
     )
     liver_lesion_count = forms.IntegerField(label=_("Liver lesions"), min_value=0)
-    ras_status = forms.ChoiceField(label=_("RAS status"), choices=m.RAS, initial="unknown")
+    ras_status = forms.ChoiceField(
+        label=_("RAS status"), choices=_choices(m.RAS), initial="unknown"
+    )
+    braf_status = forms.ChoiceField(
+        label=_("BRAF status"), choices=_choices(m.RAS), initial="unknown", required=False
+    )
     ecog = forms.TypedChoiceField(
         label=_("ECOG performance status"),
         choices=_choices([(str(i), str(i)) for i in range(5)], blank=True),
@@ -125,6 +136,7 @@ class EnrolForm(ScreeningForm):
         "eligible",
         "liver_lesion_count",
         "ras_status",
+        "braf_status",
         "ecog",
         "extrahepatic_disease",
     ]
@@ -194,8 +206,10 @@ class AgentForm(forms.Form):
 
 
 class ImagingForm(EventForm):
-    modality = forms.ChoiceField(label=_("Modality"), choices=m.MODALITIES, initial="CT")
-    purpose = forms.ChoiceField(label=_("Purpose"), choices=m.PURPOSES, initial="response")
+    modality = forms.ChoiceField(label=_("Modality"), choices=_choices(m.MODALITIES), initial="CT")
+    purpose = forms.ChoiceField(
+        label=_("Purpose"), choices=_choices(m.PURPOSES), initial="response"
+    )
     local_progression = forms.CharField(
         label=_("Local progression"),
         required=False,
@@ -438,7 +452,7 @@ class WithdrawalForm(EventForm):
         label=_("Reason for withdrawal"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
     initiated_by = forms.ChoiceField(
-        label=_("Initiated by"), choices=m.INITIATED_BY, initial="investigator"
+        label=_("Initiated by"), choices=_choices(m.INITIATED_BY), initial="investigator"
     )
 
 

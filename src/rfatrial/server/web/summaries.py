@@ -8,6 +8,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from rfatrial.server.web.terms import term
+
 __all__ = ["KIND_LABELS", "KIND_NAMES", "event_summary"]
 
 # The English names are stored (in query subjects, the audit); pages show them translated.
@@ -44,7 +46,7 @@ def event_summary(e: Any) -> dict[str, str]:
             (_("eligible") if e.eligible else _("not eligible"))
             + ", "
             + _("%(n)d liver lesion(s)") % {"n": e.liver_lesion_count}
-            + f", RAS {e.ras_status.replace('_', ' ')}"
+            + f", RAS {term(e.ras_status)}, BRAF {term(e.braf_status)}"
             + (f", ECOG {e.ecog}" if e.ecog is not None else "")
         )
     elif t == "randomization":

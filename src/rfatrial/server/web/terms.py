@@ -61,6 +61,28 @@ TERMS: dict[str, str | Promise] = {
     # scans
     "baseline": _("baseline"),
     "response": _("response"),
+    # sex
+    "F": _("female"),
+    "M": _("male"),
+    # molecular status
+    "wild_type": _("wild type"),
+    "mutant": _("mutant"),
+    "unknown": _("unknown"),
+    # liver function (Child-Pugh)
+    "none": _("none"),
+    "mild": _("mild"),
+    "moderate_severe": _("moderate to severe"),
+    "grade_1_2": _("grade 1-2"),
+    "grade_3_4": _("grade 3-4"),
+    # outcome of an adverse event
+    "recovered": _("recovered"),
+    "recovering": _("recovering"),
+    "not_recovered": _("not recovered"),
+    "sequelae": _("recovered with sequelae"),
+    "fatal": _("fatal"),
+    # who ended participation
+    "patient": _("patient"),
+    "investigator": _("investigator"),
     # why ablation stopped
     "liver_ned": _("no evidence of liver disease"),
     "no_liver_lesion": _("no liver lesion left"),
