@@ -13,7 +13,8 @@ the canonical JSON of every history in site and patient order, so a directory an
 holding the same histories have the same hash; ``manifest.json`` is not part of it) and the
 software version. Sections: CONSORT flow, baseline by arm, efficacy (Kaplan-Meier curves with
 numbers at risk, medians and landmark rates, log-rank and Cox models stratified as randomized,
-test of proportional hazards, RMST difference), hazard ratios by stratum (forest plot), local
+test of proportional hazards, RMST difference), hazard ratios of every time-to-event endpoint
+overall and by each randomization stratum factor level (forest plot, :func:`forest_rows`), local
 tumour progression (cumulative incidence with death competing, Gray's test, patient-clustered
 jackknife intervals), feasibility, systemic therapy, adverse events, complications, liver and
 renal function around the sessions, and a swimmer plot of each patient's course (all patients up
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from rfatrial import __version__
 from rfatrial.analysis.competing_risks import (
@@ -51,6 +53,7 @@ from rfatrial.analysis.datasets import (
     ENDPOINTS,
     LAB_MEASURES,
     AnalysisDatasets,
+    SurvivalData,
     derive_datasets,
 )
 from rfatrial.analysis.kaplan_meier import KaplanMeierCurve, kaplan_meier_by_group
@@ -72,10 +75,12 @@ from rfatrial.kernel.protocol import Protocol, default_protocol
 __all__ = [
     "REPORT_STEPS",
     "Cohort",
+    "ForestRow",
     "ReportResult",
     "build_report",
     "canonical_history",
     "cohort_of",
+    "forest_rows",
     "load_cohort",
     "snapshot_hash",
 ]
@@ -381,7 +386,7 @@ def build_report(
     step(REPORT_STEPS[4])
     sections.append(_efficacy_section(ds, efficacy))
     step(REPORT_STEPS[5])
-    sections.append(_forest_section(ds))
+    sections.append(_forest_section(ds, efficacy))
     step(REPORT_STEPS[6])
     sections.append(_ltp_section(ds))
     step(REPORT_STEPS[7])
@@ -623,8 +628,9 @@ def _efficacy(ds: AnalysisDatasets) -> dict[str, dict[str, Any]]:
         except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
             r["logrank_error"] = str(exc)
         x = (d.arm == "experimental").astype(float)
-        try:
-            fit = cox_ph(d.time, d.event, x, strata=d.stratum, names=["experimental"])
+        try:  # a likelihood without a finite maximum overflows the interval: not estimable
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                fit = cox_ph(d.time, d.event, x, strata=d.stratum, names=["experimental"])
         except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
             r["cox_error"] = str(exc)
         else:
@@ -800,74 +806,209 @@ def _efficacy_section(ds: AnalysisDatasets, eff: dict[str, dict[str, Any]]) -> S
     return sec
 
 
-def _forest_section(ds: AnalysisDatasets) -> Section:
+@dataclass(frozen=True)
+class ForestRow:
+    """One row of the forest plot: the hazard ratio of the arm (experimental / control) in one
+    subgroup of one endpoint, or why it cannot be estimated.
+
+    ``factor`` and ``level`` name the randomization stratum factor and its level (``None`` for
+    the overall row, stratified as randomized); ``hr``, ``lower`` and ``upper`` are ``None`` when
+    the ratio is not estimable, ``reason`` then says why.
+    """
+
+    endpoint: str
+    factor: str | None
+    level: str | None
+    n: int
+    events: int
+    hr: float | None
+    lower: float | None
+    upper: float | None
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """The row's label in the plot and the table (``Overall``, ``site: S01``...)."""
+        if self.factor is None or self.level is None:
+            return "Overall"
+        return f"{self.factor.replace('_', ' ')}: {self.level.replace('_', ' ')}"
+
+    @property
+    def estimable(self) -> bool:
+        return self.hr is not None
+
+    @property
+    def hr_ci(self) -> str:
+        if self.hr is None or self.lower is None or self.upper is None:
+            return f"not estimable ({self.reason})"
+        return f"{self.hr:.3f} ({self.lower:.3f}-{self.upper:.3f})"
+
+
+_NO_FINITE_MAXIMUM = "no finite maximum of the likelihood"
+
+
+def _forest_fit(
+    d: SurvivalData,
+    m: NDArray[np.bool_],
+    stratified: bool,
+    factor: str | None,
+    level: str | None,
+    fit: Any = None,
+) -> ForestRow:
+    """The hazard ratio of the arm in the rows ``m`` of ``d`` (``fit``: a fit already made)."""
+    n, events = int(m.sum()), int(d.event[m].sum())
+
+    def not_estimable(reason: str) -> ForestRow:
+        return ForestRow(d.endpoint, factor, level, n, events, None, None, None, reason)
+
+    arms = set(d.arm[m].tolist())
+    if len(arms) < 2:
+        return not_estimable("one arm only" if arms else "no patients")
+    if events == 0:
+        return not_estimable("no events")
+    if fit is None:
+        x = (d.arm[m] == "experimental").astype(float)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                fit = cox_ph(
+                    d.time[m],
+                    d.event[m],
+                    x,
+                    strata=d.stratum[m] if stratified else None,
+                    names=["experimental"],
+                )
+        except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+            return not_estimable(str(exc))
+    ci = (float(fit.hazard_ratio[0]), float(fit.lower[0]), float(fit.upper[0]))
+    if not _estimable(*ci):
+        return not_estimable(_NO_FINITE_MAXIMUM)
+    return ForestRow(d.endpoint, factor, level, n, events, *ci)
+
+
+def forest_rows(
+    ds: AnalysisDatasets, efficacy: dict[str, dict[str, Any]] | None = None
+) -> list[ForestRow]:
+    """The rows of the forest plot: for every time-to-event endpoint (:data:`ENDPOINTS`), the
+    overall hazard ratio (Cox, Efron ties, stratified as randomized) and one per level of each
+    randomization stratum factor (Cox of the arm within the level, unstratified), in the order
+    endpoint, overall, factor (in the order of the randomization record), level (sorted).
+
+    Every level of every factor has a row in every endpoint, estimable or not (one arm only, no
+    events, or a likelihood without a finite maximum: all events in one arm). ``efficacy``: the
+    report's fits, whose overall Cox models are reused instead of being fitted again.
+    """
+    pts = {p.patient_id: p for p in ds.randomized}
+    factors: dict[str, set[str]] = {}
+    for p in pts.values():
+        for key, value in p.stratum.items():
+            factors.setdefault(key, set()).add(value)
+    rows: list[ForestRow] = []
+    for endpoint in ENDPOINTS:
+        d = ds.survival(endpoint)
+        everyone = np.ones(d.time.size, dtype=bool)
+        done = (efficacy or {}).get(endpoint, {})
+        if "cox_error" in done:
+            n, events = int(d.time.size), int(d.event.sum())
+            rows.append(
+                ForestRow(endpoint, None, None, n, events, None, None, None, done["cox_error"])
+            )
+        else:
+            rows.append(_forest_fit(d, everyone, True, None, None, done.get("cox")))
+        for key, levels in factors.items():
+            values = np.array([pts[i].stratum.get(key, "-") for i in d.patient_id.tolist()])
+            for level in sorted(levels):
+                rows.append(_forest_fit(d, values == level, False, key, level))
+    return rows
+
+
+def _forest_section(
+    ds: AnalysisDatasets, efficacy: dict[str, dict[str, Any]] | None = None
+) -> Section:
     sec = Section("forest", "Hazard ratios by stratum")
     sec.paragraphs.append(
-        "Cox model (Efron) of the arm within each level of each randomization stratum "
-        "(unstratified within the subgroup); levels without both arms or without events are "
-        "omitted. The overall row is stratified as randomized."
+        "Hazard ratio experimental vs control of every time-to-event endpoint: overall (Cox "
+        "model, Efron ties, stratified as randomized) and within each level of each "
+        "randomization stratum factor (Cox model of the arm within the level, unstratified). "
+        "A level without both arms or without events, or whose events are all in one arm (the "
+        "likelihood has no finite maximum), has no hazard ratio: it is shown as not estimable. "
+        "DFS is measured from liver NED in the patients rendered free of disease."
     )
-    fig = _figure(10.0, 6.0)
-    axes = fig.subplots(1, 2, sharey=True)
-    rows_all: list[list[str]] = []
-    labels: list[str] = []
-    for k, endpoint in enumerate(("OS", "PFS")):
-        d = ds.survival(endpoint)
-        pts = {p.patient_id: p for p in ds.randomized}
-        est: list[tuple[str, float, float, float, int]] = []
-        x = (d.arm == "experimental").astype(float)
-        if d.time.size and len(set(d.arm.tolist())) == 2 and d.event.sum() > 0:
-            try:
-                fit = cox_ph(d.time, d.event, x, strata=d.stratum)
-                ci = (float(fit.hazard_ratio[0]), float(fit.lower[0]), float(fit.upper[0]))
-                if _estimable(*ci):
-                    est.append(("Overall", *ci, int(d.time.size)))
-                else:
-                    rows_all.append([endpoint, "Overall", str(d.time.size), _hr_ci(*ci)])
-            except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
-                rows_all.append([endpoint, "Overall", str(d.time.size), f"not estimable: {exc}"])
-        keys = sorted({key for p in pts.values() for key in p.stratum})
-        for key in keys:
-            values = np.array([pts[i].stratum.get(key, "-") for i in d.patient_id.tolist()])
-            for level in sorted(set(values.tolist())):
-                m = values == level
-                if len(set(d.arm[m].tolist())) < 2 or d.event[m].sum() < 2:
-                    continue
-                try:
-                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                        fit = cox_ph(d.time[m], d.event[m], x[m])
-                except (ValueError, np.linalg.LinAlgError, ArithmeticError):
-                    continue
-                hr, lo, up = float(fit.hazard_ratio[0]), float(fit.lower[0]), float(fit.upper[0])
-                if _estimable(hr, lo, up):
-                    est.append((f"{key} {level}", hr, lo, up, int(m.sum())))
-        for name, hr, lo, up, n in est:
-            rows_all.append([endpoint, name, str(n), f"{hr:.3f} ({lo:.3f}-{up:.3f})"])
-        ax = axes[k]
-        if k == 0:
-            labels = [e[0] for e in est]
-        pos = {name: i for i, name in enumerate(labels)}
-        for name, hr, lo, up, _ in est:
-            if name not in pos:
-                continue
-            y = len(labels) - 1 - pos[name]
-            ax.plot([lo, up], [y, y], color="black", lw=1)
-            ax.plot(hr, y, "s", color="#d62728" if name == "Overall" else "black", markersize=5)
+    rows = forest_rows(ds, efficacy)
+    sec.tables.append(
+        Table(
+            "Hazard ratios by stratum",
+            ["Endpoint", "Subgroup", "N", "Events", "HR (95% CI)"],
+            [[r.endpoint, r.label, str(r.n), str(r.events), r.hr_ci] for r in rows],
+        )
+    )
+    sec.figures.append(("Forest plot", _forest_figure(rows)))
+    return sec
+
+
+def _forest_figure(rows: Sequence[ForestRow]) -> Any:
+    """One panel per endpoint (2 rows of 3), the same subgroups on the same lines of each."""
+    endpoints = list(dict.fromkeys(r.endpoint for r in rows))
+    labels = list(dict.fromkeys(r.label for r in rows))
+    ncols = 3
+    nrows = max(1, math.ceil(len(endpoints) / ncols))
+    fig = _figure(11.0, 1.2 + nrows * (0.6 + 0.2 * len(labels)))
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+    found = [r for r in rows if r.estimable]
+    lo = min([0.1, *(0.8 * r.lower for r in found if r.lower is not None)])
+    hi = max([10.0, *(1.25 * r.upper for r in found if r.upper is not None)])
+    lo, hi = max(lo, 1e-3), min(hi, 1e3)
+    ticks = [2.0**k for k in range(-10, 11) if lo <= 2.0**k <= hi]
+    if len(ticks) > 9:  # a wide range: powers of 10
+        ticks = [10.0**k for k in range(-3, 4) if lo <= 10.0**k <= hi]
+    y_of = {label: len(labels) - 1 - k for k, label in enumerate(labels)}
+    for k, ax in enumerate(axes.flat):
+        if k >= len(endpoints):
+            ax.set_axis_off()
+            continue
+        endpoint = endpoints[k]
+        mine = [r for r in rows if r.endpoint == endpoint]
+        est = [r for r in mine if r.estimable]
+        ys = [y_of[r.label] for r in est]
+        ax.hlines(
+            ys,
+            [max(lo, r.lower or lo) for r in est],
+            [min(hi, r.upper or hi) for r in est],
+            color="black",
+            lw=1,
+        )
+        for overall, color in ((False, "black"), (True, "#d62728")):
+            pick = [r for r in est if (r.factor is None) == overall]
+            ax.plot(
+                [r.hr for r in pick],
+                [y_of[r.label] for r in pick],
+                "s",
+                ls="",
+                color=color,
+                markersize=5,
+            )
+        for r in mine:
+            if not r.estimable:
+                ax.text(
+                    1.0,
+                    y_of[r.label],
+                    "not estimable",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="grey",
+                )
         ax.axvline(1.0, color="grey", ls="--", lw=0.8)
         ax.set_xscale("log")
-        ax.set_xticks([0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
-        ax.set_xticklabels(["0.125", "0.25", "0.5", "1", "2", "4", "8"])
+        ax.set_xlim(lo, hi)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks], fontsize=7)
         ax.minorticks_off()
-        ax.set_xlim(0.1, 10.0)
-        ax.set_title(f"{endpoint}: hazard ratio (experimental / control)", fontsize=9)
+        ax.set_ylim(-0.7, len(labels) - 0.3)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels[::-1], fontsize=7)
+        ax.set_title(f"{endpoint}: hazard ratio (experimental / control)", fontsize=8)
         ax.grid(alpha=0.3, axis="x")
-    sec.tables.append(
-        Table("Hazard ratios by stratum", ["Endpoint", "Subgroup", "N", "HR (95% CI)"], rows_all)
-    )
-    sec.figures.append(("Forest plot", fig))
-    return sec
+    return fig
 
 
 def _ltp_section(ds: AnalysisDatasets) -> Section:
