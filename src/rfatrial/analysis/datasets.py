@@ -44,6 +44,12 @@ Conventions (references/clinical.md §3; Puijk et al., Radiology 2021, DATECAN/S
 
   The progression-based endpoints are censored at the last tumour assessment without that
   endpoint's progression, or at their start (time 0) when there is none.
+* **Baseline** (one row per patient): sex, age, ECOG, number of liver lesions, RAS and BRAF status
+  and extrahepatic disease as recorded at screening; the sum of the liver lesions' diameters on
+  the last baseline scan; ALBI score and CEA (ng/mL; µg/L is the same) from the last lab panel
+  dated on or before randomization (the day itself included) that has the measure: a later panel
+  without it does not erase an earlier value, a panel after randomization is never baseline.
+  Patients never randomized: on or before their last record.
 * **Liver NED** (no evidence of disease in the liver) is the first day on which every liver
   lesion known to the engine is ``complete`` (ablated, confirmed on the post-RFA scan) or
   ``disappeared`` (RECIST: gone on imaging), in either arm. A patient is **rendered NED** (enters
@@ -185,6 +191,7 @@ class PatientRow:
     randomized: date | None
     liver_lesion_count: int | None
     ras_status: str | None
+    braf_status: str | None
     ecog: int | None
     extrahepatic_disease: bool | None
     baseline_sum_mm: float | None
@@ -450,7 +457,8 @@ def _derive_patient(
         else:
             disposition = "lost_to_follow_up"
 
-    # baseline: the last baseline scan and the last lab panel on or before randomization
+    # baseline: the last baseline scan, and the last lab panel on or before randomization with
+    # the measure (ALBI: bilirubin and albumin; CEA)
     anchor = rand.date if rand is not None else last_contact
     baseline_sum = baseline_albi = baseline_cea = None
     for _, e in ordered:
@@ -463,8 +471,8 @@ def _derive_patient(
         elif e.type == "lab_panel":
             score = _albi(e)
             baseline_albi = score if score is not None else baseline_albi
-            cea = e.result("cea")
-            baseline_cea = cea.value if cea is not None else baseline_cea
+            cea = _cea(e)
+            baseline_cea = cea if cea is not None else baseline_cea
 
     sessions = [(i, e) for i, e in ordered if e.type == "rfa_session"]
     cycles = [e for _, e in ordered if e.type == "systemic_cycle"]
@@ -484,6 +492,7 @@ def _derive_patient(
             randomized=rand.date if rand is not None else None,
             liver_lesion_count=screening.liver_lesion_count if screening is not None else None,
             ras_status=screening.ras_status if screening is not None else None,
+            braf_status=screening.braf_status if screening is not None else None,
             ecog=screening.ecog if screening is not None else None,
             extrahepatic_disease=(
                 screening.extrahepatic_disease if screening is not None else None
@@ -840,6 +849,17 @@ def _albi(panel: LabPanel) -> float | None:
         return None
     try:
         return albi(bili.value, bili.unit, alb.value, alb.unit).score
+    except ClinicalValueError:
+        return None
+
+
+def _cea(panel: LabPanel) -> float | None:
+    """The panel's CEA in ng/mL (µg/L is the same), ``None`` when it has none."""
+    r = panel.result("cea")
+    if r is None:
+        return None
+    try:
+        return to_canonical("cea", r.value, r.unit)
     except ClinicalValueError:
         return None
 

@@ -554,13 +554,14 @@ def _baseline_section(ds: AnalysisDatasets) -> Section:
     rows.append(["Female", *(_pct(sum(p.sex == "F" for p in g), len(g)) for g in cols)])
     for ecog in (0, 1, 2):
         rows.append([f"ECOG {ecog}", *(_pct(sum(p.ecog == ecog for p in g), len(g)) for g in cols)])
-    for level in ("wild_type", "mutant", "unknown"):
-        rows.append(
-            [
-                f"RAS {level.replace('_', ' ')}",
-                *(_pct(sum(p.ras_status == level for p in g), len(g)) for g in cols),
-            ]
-        )
+    for gene, status in (("RAS", "ras_status"), ("BRAF", "braf_status")):
+        for level in ("wild_type", "mutant", "unknown"):
+            rows.append(
+                [
+                    f"{gene} {level.replace('_', ' ')}",
+                    *(_pct(sum(getattr(p, status) == level for p in g), len(g)) for g in cols),
+                ]
+            )
     rows.append(
         [
             "Liver lesions: median (IQR)",
@@ -603,12 +604,32 @@ def _baseline_section(ds: AnalysisDatasets) -> Section:
             *(_median_iqr([p.baseline_cea for p in g if p.baseline_cea is not None]) for g in cols),
         ]
     )
+    if any(p.baseline_cea is None for p in allp):
+        rows.append(
+            [
+                "CEA not measured before randomization",
+                *(_pct(sum(p.baseline_cea is None for p in g), len(g)) for g in cols),
+            ]
+        )
     sites = sorted({p.site for p in allp})
     for s in sites:
         rows.append([f"Site {s}", *(_pct(sum(p.site == s for p in g), len(g)) for g in cols)])
     header = ["", ARM_LABEL["control"], ARM_LABEL["experimental"], "All"]
     return Section(
-        "baseline", "Baseline characteristics by arm", [], [Table("Baseline", header, rows)]
+        "baseline",
+        "Baseline characteristics by arm",
+        [],
+        [
+            Table(
+                "Baseline",
+                header,
+                rows,
+                "RAS, BRAF, ECOG, liver lesions and extrahepatic disease as recorded at "
+                "screening; lesion diameters from the last baseline scan; ALBI and CEA from the "
+                "last lab panel on or before randomization with the measure (median and IQR of "
+                "the patients with a value).",
+            )
+        ],
     )
 
 
