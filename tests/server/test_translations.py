@@ -22,7 +22,7 @@ SERVER = Path(rfatrial.server.__file__).parent
 CATALOG = SERVER / "locale" / "zh_Hans" / "LC_MESSAGES"
 GETTEXT_CALLS = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "gettext_noop"}
 TEMPLATE_CALL = re.compile(r"\b(?:n?gettext)\((u?'(?:[^'\\]|\\.)*')")
-PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|<[^>]+>")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{\w+\}|<[^>]+>")
 
 
 def template_messages() -> dict[str, str]:

@@ -346,6 +346,9 @@ WORKLIST_FIELDS = (
     "kind",
     "what",
     "why",
+    "what_key",
+    "why_key",
+    "params",
     "rule",
     "earliest",
     "target",
@@ -428,7 +431,17 @@ def evaluation(request: HttpRequest, patient_id: int) -> Any:
     deviations = list(
         m.Deviation.objects.filter(patient=p)
         .order_by("position")
-        .values("code", "date", "description", "rule", "event_kind", "event_seq", "justification")
+        .values(
+            "code",
+            "date",
+            "description",
+            "description_key",
+            "params",
+            "rule",
+            "event_kind",
+            "event_seq",
+            "justification",
+        )
     )
     if access.pseudonymized(p.site_id):
         for d in deviations:

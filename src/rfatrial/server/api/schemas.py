@@ -72,6 +72,8 @@ class DeviationOut(Schema):
     code: str
     date: dt.date
     description: str
+    description_key: str = Field("", description="the engine's message id of the description")
+    params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
     rule: str
     event_kind: str | None = None
     event_seq: int | None = None
@@ -82,6 +84,9 @@ class NextActionOut(Schema):
     kind: str
     what: str
     why: str
+    what_key: str = Field("", description="the engine's message id of what is due")
+    why_key: str = Field("", description="the engine's message id of why")
+    params: dict[str, Any] = Field(default_factory=dict, description="their parameters")
     rule: str
     earliest: dt.date
     target: dt.date
@@ -101,6 +106,9 @@ class WorklistItemOut(BaseModel):
     kind: str
     what: str
     why: str
+    what_key: str = Field("", description="the engine's message id of what is due")
+    why_key: str = Field("", description="the engine's message id of why")
+    params: dict[str, Any] = Field(default_factory=dict, description="their parameters")
     rule: str
     earliest: dt.date
     target: dt.date

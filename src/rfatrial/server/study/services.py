@@ -137,6 +137,11 @@ def _check_justified(
     return flagged
 
 
+def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of an engine text as JSON values (dates in ISO format)."""
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+
+
 def store_evaluation(
     patient: m.Patient, evaluation: Evaluation, stored: Sequence[StoredEvent]
 ) -> None:
@@ -164,6 +169,9 @@ def store_evaluation(
             kind=a.kind,
             what=a.what,
             why=a.why,
+            what_key=a.what_key,
+            why_key=a.why_key,
+            params=_json_params(a.params),
             rule=a.rule,
             earliest=a.earliest,
             target=a.target,
@@ -186,6 +194,8 @@ def store_evaluation(
                 code=d.code,
                 date=d.date,
                 description=d.description,
+                description_key=d.description_key,
+                params=_json_params(d.params),
                 rule=d.rule,
                 event_kind=source.kind if source else None,
                 event_seq=source.row.seq if source else None,

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.utils.functional import lazy
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from rfatrial.server.study import models as m
@@ -258,12 +259,14 @@ class LabForm(EventForm):
     def __init__(self, *args: Any, ulns: dict[str, float] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         ulns = ulns or {}
-        for analyte, label, unit, uln in LAB_FIELDS:
-            self.fields[analyte] = forms.FloatField(required=False, label=f"{label} ({unit})")
+        for analyte, _label, unit, uln in LAB_FIELDS:
+            self.fields[analyte] = forms.FloatField(
+                required=False, label=format_lazy("{} ({})", capfirst(_term(analyte)), unit)
+            )
             if uln is not None:
                 self.fields[f"{analyte}_uln"] = forms.FloatField(
                     required=False,
-                    label=f"{label} ULN",
+                    label=format_lazy("{} ULN", capfirst(_term(analyte))),
                     initial=ulns.get(analyte, uln),
                 )
 

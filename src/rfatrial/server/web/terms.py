@@ -61,6 +61,26 @@ TERMS: dict[str, str | Promise] = {
     # scans
     "baseline": _("baseline"),
     "response": _("response"),
+    # analytes
+    "platelets": _("platelets"),
+    "neutrophils": _("neutrophils"),
+    "hemoglobin": _("hemoglobin"),
+    "inr": "INR",
+    "bilirubin": _("bilirubin"),
+    "alt": "ALT",
+    "ast": "AST",
+    "alp": "ALP",
+    "albumin": _("albumin"),
+    "creatinine": _("creatinine"),
+    "wbc": _("white blood cells"),
+    "lymphocytes": _("lymphocytes"),
+    "cea": "CEA",
+    # components of a follow-up visit
+    "us_ceus": _("US / CEUS"),
+    "ct_mri": _("CT / MRI"),
+    "labs": _("Labs"),
+    "tumour_markers": _("Tumour markers"),
+    "ecg": _("ECG"),
     # sex
     "F": _("female"),
     "M": _("male"),

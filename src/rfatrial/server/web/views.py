@@ -34,6 +34,7 @@ from rfatrial.server.web.access import (
 )
 from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
 from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date, format_for_request, parse_date
+from rfatrial.server.web.engine_texts import engine_text
 from rfatrial.server.web.enrol import can_randomize
 from rfatrial.server.web.entry import FORM_OF_ACTION
 from rfatrial.server.web.models import SiteSettings
@@ -276,13 +277,13 @@ def worklist_csv(request: HttpRequest) -> HttpResponse:
                 a.patient.site.code,
                 a.patient.study_id,
                 a.kind,
-                a.what,
+                engine_text(a.what_key, a.params, a.what),
                 a.earliest.isoformat(),
                 a.target.isoformat(),
                 a.latest.isoformat(),
                 a.status,
                 a.rule,
-                a.why,
+                engine_text(a.why_key, a.params, a.why),
             ]
         )
     return response
@@ -319,9 +320,11 @@ def ics_calendar(actions: list[m.NextAction], *, host: str, stamp: datetime) -> 
     dtstamp = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     for a in actions:
         p = a.patient
+        what = engine_text(a.what_key, a.params, a.what)
+        why = engine_text(a.why_key, a.params, a.why)
         description = (
-            f"{a.what}\nWindow: {a.earliest.isoformat()} to {a.latest.isoformat()}"
-            f" (target {a.target.isoformat()})\nWhy: {a.why}\nRule: {a.rule}"
+            f"{what}\nWindow: {a.earliest.isoformat()} to {a.latest.isoformat()}"
+            f" (target {a.target.isoformat()})\nWhy: {why}\nRule: {a.rule}"
         )
         lines += [
             "BEGIN:VEVENT",
@@ -329,7 +332,7 @@ def ics_calendar(actions: list[m.NextAction], *, host: str, stamp: datetime) -> 
             f"DTSTAMP:{dtstamp}",
             f"DTSTART;VALUE=DATE:{a.target:%Y%m%d}",
             f"DTEND;VALUE=DATE:{a.target + timedelta(days=1):%Y%m%d}",
-            "SUMMARY:" + _ics_text(f"{p.study_id}: {a.what}"),
+            "SUMMARY:" + _ics_text(f"{p.study_id}: {what}"),
             "DESCRIPTION:" + _ics_text(description),
             "CATEGORIES:" + _ics_text(a.kind),
             "END:VEVENT",

@@ -16,7 +16,8 @@ from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date, format_for_re
 register = template.Library()
 
 
-def _code(context: template.Context) -> str:
+def context_date_format(context: template.Context) -> str:
+    """The date format of the page: its patient's site, else the user's current site."""
     request = context.get("request")
     if request is None:
         return DEFAULT_FORMAT
@@ -27,12 +28,12 @@ def _code(context: template.Context) -> str:
 
 def site_date(context: template.Context, value: Any) -> str:
     """The date in the site's format (empty for None)."""
-    return format_date(value, _code(context))
+    return format_date(value, context_date_format(context))
 
 
 def site_date_placeholder(context: template.Context) -> str:
     """How dates are typed at the site: ``DD/MM/YYYY``."""
-    return placeholder(_code(context))
+    return placeholder(context_date_format(context))
 
 
 def date_as(value: Any, code: str) -> str:
