@@ -153,3 +153,32 @@ def test_a_data_entry_form_shows_its_record_status(study: Study) -> None:
     seen = render(study.coordinator)
     assert "Dose?" in seen and "/query/" not in seen  # the site answers; it does not ask
     assert render(study.coordinator_b).strip() == ""  # another site's record: nothing at all
+
+
+def test_the_monitoring_pages_name_record_kinds_and_dates_as_the_user_reads_them(
+    study: Study,
+) -> None:
+    from rfatrial.server.study.audit import audited
+    from rfatrial.server.web.models import SiteSettings
+    from tests.server.web.conftest import ADMIN
+
+    with audited(ADMIN, "date format") as audit:
+        audit.create(SiteSettings, site=study.site_a, date_format="dmy_dot")
+    monitor = _client("monitor_ab")
+    cycle = _cycle(study)
+    url = f"/patients/{study.patient_a.pk}/records/systemic_cycle/{cycle.seq}/query/"
+    assert monitor.post(url, {"field": "agents", "text": "Dose?"}).status_code == 302
+    x = Query.objects.get()
+    on = cycle.date.strftime("%d.%m.%Y")
+    listing = monitor.get("/queries/?patient=SA-001").content.decode()
+    assert "<td>Systemic cycle <code>agents</code>" in listing
+    # a list of several sites' rows is in ISO format; the site's coordinator reads A's format
+    assert x.opened_at.date().isoformat() in listing
+    mine = _client("coord_a").get("/queries/?patient=SA-001").content.decode()
+    assert x.opened_at.date().strftime("%d.%m.%Y") in mine
+    assert on in monitor.get(url).content.decode()  # the record's date in the site's format
+    assert on in monitor.get(f"/patients/{study.patient_a.pk}/").content.decode()
+    monitor.post("/language/", {"language": "zh-hans"})
+    listing = monitor.get("/queries/?patient=SA-001").content.decode()
+    assert "<td>系统治疗周期 <code>agents</code>" in listing
+    assert "系统治疗周期" in monitor.get(f"/queries/{x.pk}/").content.decode()

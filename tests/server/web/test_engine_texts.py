@@ -80,7 +80,7 @@ def test_the_patient_page_and_worklist_speak_chinese_with_the_sites_dates(study:
 
     client.post(reverse("set_language"), {"language": "zh-hans"})
     page = client.get(reverse("web:patient", args=[patient.pk])).content.decode()
-    assert "第 1 次 RFA 后 3 天进行全身治疗（至少需间隔 7 天）" in page
+    assert "第 1 次 RFA 后 3 天进行系统治疗（至少需间隔 7 天）" in page
     assert stored.description not in page
     modalities = scan_due.params["modalities"]
     assert f"第 1 次 RFA 后 1 个月增强 {modalities}" in page

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext_noop
+
 from rfatrial.server.study import models as m
 from rfatrial.server.study.convert import EVENT_TYPES
 from rfatrial.server.web.summaries import KIND_NAMES
@@ -31,7 +33,7 @@ RECORD_KINDS: dict[str, type[m.StudyRecord]] = {
 }
 KIND_OF_LABEL = {model._meta.label_lower: kind for kind, model in RECORD_KINDS.items()}
 
-KIND_LABELS = {**KIND_NAMES, "vital_signs": "Vital signs", "ecg": "ECG"}
+KIND_LABELS = {**KIND_NAMES, "vital_signs": gettext_noop("Vital signs"), "ecg": gettext_noop("ECG")}
 
 
 class RecordNotFoundError(LookupError):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext
 
 from rfatrial.server.api.monitoring import status_rows
 from rfatrial.server.monitoring import queries as q
 from rfatrial.server.monitoring import signing
 from rfatrial.server.monitoring.models import Query, QueryStatus
 from rfatrial.server.monitoring.records import (
+    KIND_LABELS,
     RECORD_KINDS,
     RecordNotFoundError,
     find_record,
@@ -72,6 +74,12 @@ def record_monitoring(context: Any, patient: m.Patient, kind: str, ref: int) -> 
     return out
 
 
+def record_kind(kind: str) -> str:
+    """The name of a record kind in the user's language: ``lab_panel`` → "Lab panel"."""
+    return gettext(KIND_LABELS.get(kind, kind))
+
+
 # Registered by call, not as a decorator: Django's decorator is untyped.
 register.inclusion_tag("monitoring/_patient_panel.html", takes_context=True)(monitoring_panel)
 register.inclusion_tag("monitoring/_record_status.html", takes_context=True)(record_monitoring)
+register.filter("record_kind", record_kind)
