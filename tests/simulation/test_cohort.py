@@ -45,3 +45,15 @@ def test_bad_arguments() -> None:
         simulate_cohort(0, 1, 1, "/nonexistent")
     with pytest.raises(KeyError, match="unknown scenario"):
         simulate_cohort(1, 1, 1, "/tmp/never-written", scenario="nope")
+
+
+def test_files_are_the_history_as_json_dumps_writes_it(tmp_path: Path) -> None:
+    simulate_cohort(12, 2, 3, tmp_path, compliance=0.4)
+    for path in sorted(tmp_path.glob("S*.json")):
+        h = parse_history(path.read_text("utf-8"))
+        data = h.model_dump(mode="json", exclude_none=True)
+        text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        assert path.read_bytes() == text.encode("utf-8")
+    manifest = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
+    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    assert (tmp_path / "manifest.json").read_bytes() == text.encode("utf-8")

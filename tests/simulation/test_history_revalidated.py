@@ -1,20 +1,46 @@
-"""A simulated history is what validating it afresh gives: the same records, and the same verdict
-of the engine on them."""
+"""A simulated history is what validating it afresh gives: the same records, of the same types,
+the same JSON, and the same verdict of the engine on them.
+
+The care team builds its records without validating each one (``simulation/_records.py``), so
+these tests are what stands for the validation: every history must pass the schema strictly."""
 
 from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from rfatrial.kernel.evaluation import to_json_dict
-from rfatrial.kernel.history import PatientHistory
+from rfatrial.kernel.history import LabResult, PatientHistory, parse_history
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import default_protocol
+from rfatrial.simulation._records import maker
 from rfatrial.simulation.care_team import Compliance, simulate_patient_detail
 
 P = default_protocol()
+
+
+def same(a: Any, b: Any, path: str = "history") -> None:
+    """``a`` and ``b`` are equal and of the same types, down to each value (180 is not 180.0)."""
+    assert type(a) is type(b), (path, type(a), type(b))
+    if isinstance(a, BaseModel):
+        assert list(a.__dict__) == list(b.__dict__), path
+        for name, value in a.__dict__.items():
+            same(value, b.__dict__[name], f"{path}.{name}")
+        assert a.__pydantic_extra__ is None and b.__pydantic_extra__ is None, path
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{k}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), path
+        for k in a:
+            same(a[k], b[k], f"{path}[{k!r}]")
+    else:
+        assert a == b, (path, a, b)
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.4])
@@ -30,10 +56,45 @@ def test_simulated_histories_evaluate_as_if_validated_afresh(rate: float) -> Non
             horizon_days=900,
             compliance=Compliance(rate=rate),
         )
-        again = PatientHistory.model_validate_json(sim.history.model_dump_json())
+        text = sim.history.model_dump_json()
+        again = PatientHistory.model_validate_json(text, strict=True)
         assert again == sim.history
+        same(sim.history, again)
+        assert again.model_dump_json() == text
+        strict = PatientHistory.model_validate(sim.history.model_dump(), strict=True)
+        same(sim.history, strict)
+        assert parse_history(text) == sim.history
         last = max(e.date for e in sim.history.events)
         for today in (last, last - timedelta(days=60)):
             assert to_json_dict(evaluate(sim.history, P, today)) == to_json_dict(
                 evaluate(again, P, today)
             )
+
+
+def test_long_histories_of_both_arms_pass_the_schema_strictly() -> None:
+    for k in range(200, 260):
+        sim = simulate_patient_detail(
+            f"P{k}",
+            "S01",
+            "experimental" if k % 2 else "control",
+            random.Random(k),
+            P,
+            start=date(2026, 1, 5),
+            horizon_days=2000,
+            compliance=Compliance(rate=0.3 if k % 3 else 0.0),
+        )
+        strict = PatientHistory.model_validate(sim.history.model_dump(), strict=True)
+        same(sim.history, strict)
+
+
+def test_the_record_maker_is_the_schema_without_the_checks() -> None:
+    make = maker(LabResult)
+    r = make(analyte="platelets", value=180.0, unit="10^9/L")
+    same(r, LabResult(analyte="platelets", value=180.0, unit="10^9/L"))
+    assert r.model_fields_set == {"analyte", "value", "unit"}
+    with pytest.raises(TypeError, match="unit"):
+        make(analyte="platelets", value=180.0)
+    with pytest.raises(TypeError, match="colour"):
+        make(analyte="platelets", value=180.0, unit="10^9/L", colour="red")
+    with pytest.raises(Exception, match="frozen"):
+        r.value = 1.0  # type: ignore[misc]

@@ -36,14 +36,35 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from rfatrial.kernel.evaluation import NextAction
 from rfatrial.kernel.follow_up import planned_visits
-from rfatrial.kernel.history import EVENT_ORDER, Event, LabPanel, PatientHistory
+from rfatrial.kernel.history import (
+    EVENT_ORDER,
+    AblatedLesion,
+    AdverseEvent,
+    Agent,
+    Complication,
+    Death,
+    Event,
+    FollowUpVisit,
+    ImagingAssessment,
+    LabPanel,
+    LabResult,
+    LesionMeasurement,
+    LostToFollowUp,
+    PatientHistory,
+    PostRfaLesionResult,
+    PostRfaScan,
+    Randomization,
+    RfaSession,
+    Screening,
+    SystemicCycle,
+    Withdrawal,
+)
 from rfatrial.kernel.lab_gate import panel_passes
 from rfatrial.kernel.pathway import PathwayState
 from rfatrial.kernel.protocol import Protocol
+from rfatrial.simulation._records import maker
 from rfatrial.simulation.patient_model import (
     DAYS_PER_MONTH,
     CourseTimes,
@@ -95,7 +116,26 @@ _MAIN_RANK = {
 }
 _FIRST_RANK = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_visit": 2}
 _DECISIONS = frozenset({"rfa_session", "systemic_cycle"})
-_EVENT = TypeAdapter(Event)
+# The records, built from the simulator's values without validating each (see _records).
+_ablated_lesion = maker(AblatedLesion)
+_adverse_event = maker(AdverseEvent)
+_agent = maker(Agent)
+_complication = maker(Complication)
+_death = maker(Death)
+_follow_up_visit = maker(FollowUpVisit)
+_imaging = maker(ImagingAssessment)
+_lab_panel = maker(LabPanel)
+_lab_result = maker(LabResult)
+_lesion_measurement = maker(LesionMeasurement)
+_lost_to_follow_up = maker(LostToFollowUp)
+_patient_history = maker(PatientHistory)
+_post_rfa_lesion_result = maker(PostRfaLesionResult)
+_post_rfa_scan = maker(PostRfaScan)
+_randomization = maker(Randomization)
+_rfa_session = maker(RfaSession)
+_screening = maker(Screening)
+_systemic_cycle = maker(SystemicCycle)
+_withdrawal = maker(Withdrawal)
 _DAY = timedelta(days=1)
 _MAX_STEPS = 5000
 _COMPLICATIONS = (
@@ -269,17 +309,19 @@ class _Lesion:
     ltp_day: date | None = None
     margin: float | None = None
 
-    def measurement(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "lesion_id": self.lesion_id,
-            "organ": self.organ,
-            "diameter_mm": self.diameter,
-        }
+    def measurement(self) -> LesionMeasurement:
         if self.organ == "liver":
-            out["segment"] = self.segment
-            out["us_visible"] = self.visible
-            out["distance_to_vessel_mm"] = self.vessel
-        return out
+            return _lesion_measurement(
+                lesion_id=self.lesion_id,
+                organ=self.organ,
+                diameter_mm=self.diameter,
+                segment=self.segment,
+                us_visible=self.visible,
+                distance_to_vessel_mm=self.vessel,
+            )
+        return _lesion_measurement(
+            lesion_id=self.lesion_id, organ=self.organ, diameter_mm=self.diameter
+        )
 
 
 @dataclass(slots=True)
@@ -329,6 +371,21 @@ class _Patient:
 # --- lab panels --------------------------------------------------------------------------------
 
 
+# Lab results by (analyte, value, unit, uln): the values are rounded, so that most results have
+# been drawn before, and a record is frozen, so that panels can share it.
+_RESULTS: dict[tuple[str, float, str, float | None], LabResult] = {}
+
+
+def _result(analyte: str, value: float, unit: str, uln: float | None = None) -> LabResult:
+    key = (analyte, value, unit, uln)
+    found = _RESULTS.get(key)
+    if found is None:
+        if len(_RESULTS) >= 100_000:
+            _RESULTS.clear()
+        found = _RESULTS[key] = _lab_result(analyte=analyte, value=value, unit=unit, uln=uln)
+    return found
+
+
 def _uniform(rng: random.Random, pair: tuple[float, float], digits: int) -> float:
     return round(rng.uniform(pair[0], pair[1]), digits)
 
@@ -341,7 +398,7 @@ def _panel(
     markers: bool = False,
     force: str | None = None,
     after_rfa: date | None = None,
-) -> dict[str, Any]:
+) -> LabPanel:
     """A lab panel drawn on ``day`` from the patient's state.
 
     ``force``: "cycle" makes it fail the pre-cycle thresholds, "gate" the pre-RFA gate.
@@ -373,46 +430,26 @@ def _panel(
         p.inr_abnormal_until = day + timedelta(days=rng.randint(3, 10))
     inr_abnormal = p.inr_abnormal_until is not None and day < p.inr_abnormal_until
     inr = _uniform(rng, labs.inr.abnormal if inr_abnormal else labs.inr.normal, 2)
-    results: list[dict[str, Any]] = [
-        {"analyte": "neutrophils", "value": neutrophils, "unit": "10^9/L"},
-        {"analyte": "platelets", "value": platelets, "unit": "10^9/L"},
-        {"analyte": "hemoglobin", "value": hemoglobin, "unit": "g/dL"},
-        {"analyte": "inr", "value": inr, "unit": "ratio"},
-        {
-            "analyte": "bilirubin",
-            "value": round(bilirubin),
-            "unit": "µmol/L",
-            "uln": labs.bilirubin_uln,
-        },
-        {
-            "analyte": "alt",
-            "value": round(alt_x * labs.alt_uln),
-            "unit": "U/L",
-            "uln": labs.alt_uln,
-        },
-        {
-            "analyte": "ast",
-            "value": round(ast_x * labs.ast_uln),
-            "unit": "U/L",
-            "uln": labs.ast_uln,
-        },
-        {"analyte": "albumin", "value": round(albumin), "unit": "g/L"},
-        {
-            "analyte": "creatinine",
-            "value": round(rng.uniform(*labs.creatinine_umol_l)),
-            "unit": "µmol/L",
-            "uln": labs.creatinine_uln,
-        },
+    # float(): the values a validated record would hold (a float field turns 180 into 180.0)
+    results = [
+        _result("neutrophils", neutrophils, "10^9/L"),
+        _result("platelets", float(platelets), "10^9/L"),
+        _result("hemoglobin", hemoglobin, "g/dL"),
+        _result("inr", inr, "ratio"),
+        _result("bilirubin", float(round(bilirubin)), "µmol/L", labs.bilirubin_uln),
+        _result("alt", float(round(alt_x * labs.alt_uln)), "U/L", labs.alt_uln),
+        _result("ast", float(round(ast_x * labs.ast_uln)), "U/L", labs.ast_uln),
+        _result("albumin", float(round(albumin)), "g/L"),
+        _result(
+            "creatinine",
+            float(round(rng.uniform(*labs.creatinine_umol_l))),
+            "µmol/L",
+            labs.creatinine_uln,
+        ),
     ]
     if markers:
-        results.append({"analyte": "cea", "value": round(p.cea, 1), "unit": "ng/mL"})
-    return {
-        "type": "lab_panel",
-        "date": day,
-        "results": results,
-        "ascites": "none",
-        "encephalopathy": "none",
-    }
+        results.append(_result("cea", round(p.cea, 1), "ng/mL"))
+    return _lab_panel(date=day, results=results, ascites="none", encephalopathy="none")
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -463,7 +500,7 @@ class _Loop:
         self.state = PathwayState(protocol, patient_id)
         self.events: list[Event] = []
         self.last_key: tuple[date, int] | None = None
-        self.pending: list[dict[str, Any]] = []  # records of later days (AEs, post-RFA labs)
+        self.pending: list[Event] = []  # records of later days (AEs, post-RFA labs)
         self.today = self.previous = start
         self.panel_days: dict[date, LabPanel] = {}
         self.imaging_days: set[date] = set()
@@ -481,13 +518,14 @@ class _Loop:
         self.evaluations = 0
         self.last_session: date | None = None
         self.cycle_since_session = True
+        self.agents: tuple[Agent, ...] | None = None
+        self.agent_names: frozenset[str] = frozenset()
 
     # -- recording ------------------------------------------------------------------------------
 
-    def record(self, records: list[dict[str, Any]]) -> None:
-        """Validate ``records`` (all of one day) and feed them to the engine in its day order."""
-        for rec in sorted(records, key=lambda r: (r["date"], _RANK[r["type"]])):
-            event = _EVENT.validate_python(rec)
+    def record(self, records: list[Event]) -> None:
+        """Feed ``records`` (all of one day) to the engine in its day order."""
+        for event in sorted(records, key=lambda r: (r.date, _RANK[r.type])):
             key = (event.date, _RANK[event.type])
             self.events.append(event)
             if self.last_key is not None and key < self.last_key:
@@ -516,13 +554,15 @@ class _Loop:
 
     def flush(self, before: date, *, inclusive: bool = False) -> None:
         """Record the pending records dated before ``before`` (or on it with ``inclusive``)."""
-        due = [r for r in self.pending if r["date"] < before or (inclusive and r["date"] == before)]
+        due = [r for r in self.pending if r.date < before or (inclusive and r.date == before)]
         if due:
-            self.pending = [r for r in self.pending if r not in due]
+            self.pending = [
+                r for r in self.pending if not (r.date < before or (inclusive and r.date == before))
+            ]
             self.record(due)
 
     def next_pending_labs(self) -> date | None:
-        days = [r["date"] for r in self.pending if r["type"] == "lab_panel"]
+        days = [r.date for r in self.pending if r.type == "lab_panel"]
         return min(days) if days else None
 
     # -- the loop --------------------------------------------------------------------------------
@@ -605,13 +645,13 @@ class _Loop:
                 and (self.death is None or self.dropout < self.death)
             ):
                 self.flush(self.dropout, inclusive=True)
-                self.record([{"type": "lost_to_follow_up", "date": self.dropout}])
+                self.record([_lost_to_follow_up(date=self.dropout)])
                 self.off_study, self.pending = self.dropout, []
                 return
             stop = self.end if self.death is None else min(self.death, self.end)
             self.flush(stop, inclusive=True)
         if self.death is not None and self.death <= self.end:
-            self.record([{"type": "death", "date": self.death, "cause": "disease progression"}])
+            self.record([_death(date=self.death, cause="disease progression")])
         self.pending = []
 
     # -- screening and randomization -------------------------------------------------------------
@@ -620,28 +660,26 @@ class _Loop:
         b, d = self.p.base, self.start
         self.record(
             [
-                {
-                    "type": "screening",
-                    "date": d,
-                    "consent_date": d,
-                    "eligible": True,
-                    "liver_lesion_count": b.liver_lesion_count,
-                    "ras_status": b.ras_status,
-                    "ecog": b.ecog,
-                    "extrahepatic_disease": b.extrahepatic_disease,
-                },
-                {
-                    "type": "imaging",
-                    "date": d,
-                    "modality": "CT",
-                    "purpose": "baseline",
-                    "lesions": [x.measurement() for x in self.p.lesions.values()],
-                },
+                _screening(
+                    date=d,
+                    consent_date=d,
+                    eligible=True,
+                    liver_lesion_count=b.liver_lesion_count,
+                    ras_status=b.ras_status,
+                    ecog=b.ecog,
+                    extrahepatic_disease=b.extrahepatic_disease,
+                ),
+                _imaging(
+                    date=d,
+                    modality="CT",
+                    purpose="baseline",
+                    lesions=[x.measurement() for x in self.p.lesions.values()],
+                ),
                 _panel(self.p, d, markers=True),
             ]
         )
 
-    def randomize(self, day: date) -> list[dict[str, Any]]:
+    def randomize(self, day: date) -> list[Event]:
         self.randomized = day
         death, progression, dropout = self.course.draw(self.arm, self.rng)
         if math.isfinite(death):
@@ -651,10 +689,9 @@ class _Loop:
             self.p.progression_day = self.progression
         if math.isfinite(dropout):
             self.dropout = day + timedelta(days=max(1, math.ceil(dropout)))
-        rec: dict[str, Any] = {"type": "randomization", "date": day, "arm": self.arm}
         if self.stratum:
-            rec["stratum"] = self.stratum
-        return [rec]
+            return [_randomization(date=day, arm=self.arm, stratum=dict(self.stratum))]
+        return [_randomization(date=day, arm=self.arm)]
 
     # -- one action ------------------------------------------------------------------------------
 
@@ -699,11 +736,10 @@ class _Loop:
         elif kind == "confirm_withdrawal":
             self.record(
                 [
-                    {
-                        "type": "withdrawal",
-                        "date": day,
-                        "reason": "pre-RFA lab gate still failing after the postponement limit",
-                    }
+                    _withdrawal(
+                        date=day,
+                        reason="pre-RFA lab gate still failing after the postponement limit",
+                    )
                 ]
             )
             self.off_study = day
@@ -711,19 +747,19 @@ class _Loop:
     def defer(self, key: tuple[str, int | str | None], latest: date, code: str) -> None:
         self.deferred[key] = _Deferred(latest + timedelta(days=self.rng.randint(1, 5)), code)
 
-    def labs(self, day: date, **kwargs: Any) -> dict[str, Any]:
+    def labs(self, day: date, **kwargs: Any) -> LabPanel:
         after = self.last_session if self.last_session is not None else None
         if after is not None and (day - after).days > self.model.rfa.alt_recovery_days:
             after = None
         return _panel(self.p, day, after_rfa=after, **kwargs)
 
-    def day_panel(self, day: date, **kwargs: Any) -> tuple[LabPanel, list[dict[str, Any]]]:
+    def day_panel(self, day: date, **kwargs: Any) -> tuple[LabPanel, list[Event]]:
         """The panel of ``day``: the one already drawn, or a new one (returned to be recorded)."""
         found = self.panel_days.get(day)
         if found is not None:
             return found, []
         rec = self.labs(day, **kwargs)
-        return LabPanel.model_validate(rec), [rec]
+        return rec, [rec]
 
     def cycle(self, day: date) -> None:
         if self.last_session is not None and not self.cycle_since_session:
@@ -746,35 +782,33 @@ class _Loop:
             return
         self.give_cycle(day, recs)
 
-    def _agents(self) -> list[dict[str, Any]]:
-        b = self.p.base
-        agents = [a.model_dump() for a in self.model.systemic.regimens[b.regimen]]
-        if b.bevacizumab:
-            agents.append({"name": "bevacizumab", "dose": 5, "unit": "mg/kg"})
-        elif b.anti_egfr:
-            agents.append({"name": "panitumumab", "dose": 6, "unit": "mg/kg"})
-        return agents
+    def _agents(self) -> list[Agent]:
+        """The agents of each cycle (the records are frozen: every cycle shares them)."""
+        if self.agents is None:
+            b = self.p.base
+            agents = [
+                _agent(name=a.name, dose=a.dose, unit=a.unit)
+                for a in self.model.systemic.regimens[b.regimen]
+            ]
+            if b.bevacizumab:
+                agents.append(_agent(name="bevacizumab", dose=5.0, unit="mg/kg"))
+            elif b.anti_egfr:
+                agents.append(_agent(name="panitumumab", dose=6.0, unit="mg/kg"))
+            self.agents = tuple(agents)
+            self.agent_names = frozenset(a.name for a in agents)
+        return list(self.agents)
 
     def _agent_names(self) -> list[str]:
-        return [a["name"] for a in self._agents()]
+        return [a.name for a in self._agents()]
 
-    def give_cycle(self, day: date, recs: list[dict[str, Any]]) -> None:
+    def give_cycle(self, day: date, recs: list[Event]) -> None:
         self.failed_cycle_labs = None
         self.cycle_since_session = True
-        agents = self._agents()
-        recs = [
-            *recs,
-            {
-                "type": "systemic_cycle",
-                "date": day,
-                "regimen": self.p.base.regimen,
-                "agents": agents,
-            },
-        ]
-        self.record(recs)
-        self.toxicity(day, {x["name"] for x in agents})
+        cycle = _systemic_cycle(date=day, regimen=self.p.base.regimen, agents=self._agents())
+        self.record([*recs, cycle])
+        self.toxicity(day, self.agent_names)
 
-    def toxicity(self, day: date, agents: set[str]) -> None:
+    def toxicity(self, day: date, agents: frozenset[str]) -> None:
         rng, tox = self.rng, self.model.toxicity
         for t in tox.terms:
             if t.only_with is not None and t.only_with not in agents:
@@ -787,22 +821,21 @@ class _Loop:
             if t.lab is not None:
                 self.p.toxicities.append(_Toxicity(t.lab, grade, onset, end))
             self.pending.append(
-                {
-                    "type": "adverse_event",
-                    "date": onset,
-                    "term": t.term,
-                    "grade": grade,
+                _adverse_event(
+                    date=onset,
+                    term=t.term,
+                    grade=grade,
                     # modelling assumption: grade 3 or more toxicity needs hospital care
-                    "serious": grade >= 3,
-                    "related_to": ["systemic"],
-                }
+                    serious=grade >= 3,
+                    related_to=["systemic"],
+                )
             )
 
     # -- imaging --------------------------------------------------------------------------------
 
     def progress(
         self, day: date, *, growth_allowed: bool
-    ) -> tuple[list[dict[str, Any]], bool, bool]:
+    ) -> tuple[list[LesionMeasurement], bool, bool]:
         """Progression shown on a scan of ``day``: new lesions, extrahepatic, non-target flag."""
         p, rng, d = self.p, self.rng, self.model.disease
         first = p.progression_seen is None
@@ -829,10 +862,10 @@ class _Loop:
             False,
         )
 
-    def imaging(self, day: date, purpose: str, visit_id: str | None = None) -> dict[str, Any]:
+    def imaging(self, day: date, purpose: str, visit_id: str | None = None) -> ImagingAssessment:
         p, rng, s = self.p, self.rng, self.model.systemic
         progressed = p.progression_day is not None and p.progression_day <= day
-        new: list[dict[str, Any]] = []
+        new: list[LesionMeasurement] = []
         extrahepatic = non_target = False
         before = {x.lesion_id for x in p.lesions.values()}
         if progressed:
@@ -853,25 +886,22 @@ class _Loop:
         ]
         for lid in ltp:
             p.lesions[lid].ltp_day = None
-        new_ids = {m["lesion_id"] for m in new}
-        rec: dict[str, Any] = {
-            "type": "imaging",
-            "date": day,
-            "modality": "CT",
-            "purpose": purpose,
-            "lesions": [
+        new_ids = {m.lesion_id for m in new}
+        return _imaging(
+            date=day,
+            modality="CT",
+            purpose=purpose,
+            lesions=[
                 x.measurement()
                 for x in p.measured()
                 if x.lesion_id in before and x.lesion_id not in new_ids
             ],
-            "new_lesions": new,
-            "local_progression": ltp,
-            "non_target_progression": non_target,
-            "extrahepatic_progression": extrahepatic,
-        }
-        if visit_id is not None:
-            rec["visit_id"] = visit_id
-        return rec
+            new_lesions=new,
+            local_progression=ltp,
+            non_target_progression=non_target,
+            extrahepatic_progression=extrahepatic,
+            visit_id=visit_id,
+        )
 
     # -- RFA ----------------------------------------------------------------------------------
 
@@ -888,7 +918,7 @@ class _Loop:
             )
         )
         count = min(len(candidates), rule.max_lesions_per_session)
-        pre: list[dict[str, Any]] = []
+        pre: list[Event] = []
         kinds = ["rfa_lab_gate_failed", "rfa_lab_gate_stale"]
         if len(candidates) > rule.max_lesions_per_session:
             kinds.append("rfa_too_many_lesions")
@@ -902,28 +932,21 @@ class _Loop:
         elif code == "rfa_lab_gate_stale":
             last = max(self.panel_days)
             stale = max(day, last + timedelta(days=self.protocol.lab_gate.freshness_days + 1))
-            if any(rec["date"] <= stale for rec in self.pending):
+            if any(rec.date <= stale for rec in self.pending):
                 code = None  # something would be recorded in between: do it right
             else:
                 day = stale
         elif code == "rfa_within_separation":
             session_day = max(day, self.previous + _DAY)
-            if any(rec["date"] <= session_day for rec in self.pending):
+            if any(rec.date <= session_day for rec in self.pending):
                 code = None
             else:
                 cycle_day = max(self.previous, session_day - timedelta(days=3))
                 agents = self._agents()
                 self.record(
-                    [
-                        {
-                            "type": "systemic_cycle",
-                            "date": cycle_day,
-                            "regimen": p.base.regimen,
-                            "agents": agents,
-                        }
-                    ]
+                    [_systemic_cycle(date=cycle_day, regimen=p.base.regimen, agents=agents)]
                 )
-                self.toxicity(cycle_day, {x["name"] for x in agents})
+                self.toxicity(cycle_day, self.agent_names)
                 day = session_day
         if code is not None:
             self.injected.append(InjectedDeviation(code, day))
@@ -947,27 +970,26 @@ class _Loop:
             margin = round(rng.uniform(*((0.0, 4.9), (5.0, 10.0), (10.1, 15.0))[band]), 1)
             x.ablated, x.margin, x.ltp_day = True, margin, None
             x.residual = not technical or rng.random() < r.residual[k]
-            ablated.append({"lesion_id": lid, "technical_success": technical, "margin_mm": margin})
+            ablated.append(
+                _ablated_lesion(lesion_id=lid, technical_success=technical, margin_mm=margin)
+            )
         complications = []
         if rng.random() < r.complication_probability:
             grade = 1 + _weighted(rng, range(6), r.cirse_grade_weights)
             text, clavien = _COMPLICATIONS[grade - 1]
             complications.append(
-                {
-                    "description": text,
-                    "cirse_grade": grade,
-                    "clavien_dindo": clavien,
-                    "onset_date": day,
-                }
+                _complication(
+                    description=text, cirse_grade=grade, clavien_dindo=clavien, onset_date=day
+                )
             )
-        rec: dict[str, Any] = {
-            "type": "rfa_session",
-            "date": day,
-            "lesions": ablated,
-            "complications": complications,
-        }
-        if len(chosen) < rule.min_lesions_per_session:
-            rec["justification"] = "fewer lesions remained than the usual minimum per session"
+        rec = _rfa_session(
+            date=day,
+            lesions=ablated,
+            complications=complications,
+            justification="fewer lesions remained than the usual minimum per session"
+            if len(chosen) < rule.min_lesions_per_session
+            else None,
+        )
         number = len(p.sessions) + 1
         p.sessions[number] = (day, chosen)
         self.record([*pre, rec])
@@ -982,7 +1004,7 @@ class _Loop:
         for lid in chosen:
             x = p.lesions[lid]
             outcome = "residual" if x.residual else "complete"
-            results.append({"lesion_id": lid, "outcome": outcome})
+            results.append(_post_rfa_lesion_result(lesion_id=lid, outcome=outcome))
             if x.residual:
                 x.residual = False
             else:
@@ -990,15 +1012,17 @@ class _Loop:
                 months = rng.expovariate(hazard) if hazard > 0 else math.inf
                 if months * DAYS_PER_MONTH < (self.end - day).days:
                     x.ltp_day = day + timedelta(days=max(1, math.ceil(months * DAYS_PER_MONTH)))
-        rec: dict[str, Any] = {
-            "type": "post_rfa_scan",
-            "date": day,
-            "modality": "CT",
-            "results": results,
-        }
         if p.progression_day is not None and p.progression_day <= day:
             new, extrahepatic, _ = self.progress(day, growth_allowed=False)
-            rec["new_lesions"], rec["extrahepatic_progression"] = new, extrahepatic
+            rec = _post_rfa_scan(
+                date=day,
+                modality="CT",
+                results=results,
+                new_lesions=new,
+                extrahepatic_progression=extrahepatic,
+            )
+        else:
+            rec = _post_rfa_scan(date=day, modality="CT", results=results)
         self.record([rec])
         self.imaging_days.add(day)
 
@@ -1008,19 +1032,12 @@ class _Loop:
         assert a.visit_id is not None and self.randomized is not None
         planned = planned_visits(self.randomized, self.protocol)
         components = list(planned[a.visit_id].components)
-        recs: list[dict[str, Any]] = []
+        recs: list[Event] = []
         if "ct_mri" in components and day not in self.imaging_days:
             recs.append(self.imaging(day, "follow_up", a.visit_id))
         if ("labs" in components or "tumour_markers" in components) and day not in self.panel_days:
             recs.append(self.labs(day, markers="tumour_markers" in components))
-        recs.append(
-            {
-                "type": "follow_up_visit",
-                "date": day,
-                "visit_id": a.visit_id,
-                "components": components,
-            }
-        )
+        recs.append(_follow_up_visit(date=day, visit_id=a.visit_id, components=components))
         self.record(recs)
 
     # -- the result ----------------------------------------------------------------------------
@@ -1030,9 +1047,7 @@ class _Loop:
             range(len(self.events)),
             key=lambda i: (self.events[i].date, _RANK[self.events[i].type], i),
         )
-        history = PatientHistory.model_validate(
-            {**self.head, "events": [self.events[i] for i in events]},
-        )
+        history = _patient_history(**self.head, events=[self.events[i] for i in events])
         stop = self.off_study
         if stop is None:
             stop = max(e.date for e in self.events)

