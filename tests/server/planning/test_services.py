@@ -15,7 +15,7 @@ from rfatrial.server.planning.services import (
 )
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor, StaleRecordError, verify_audit_trail
-from rfatrial.server.study.services import record_event
+from rfatrial.server.study.services import amend_event, delete_event, record_event
 from tests.server.planning.conftest import PlanningStudy, day, rfa
 
 INVESTIGATOR = Actor("an investigator", "127.0.0.1")
@@ -307,3 +307,65 @@ def test_a_session_entered_in_error_is_deleted_though_a_plan_names_it(
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == row.seq
     assert not m.RfaSession.objects.filter(patient=planning.patient_a).exists()
+
+
+def _done_plan(planning: PlanningStudy) -> tuple[SessionPlan, m.EventRecord]:
+    plan, _ = save_plan(
+        planning.patient_a,
+        lesions=PROPOSAL,
+        planned_date=day(0),
+        reasons="",
+        actor=INVESTIGATOR,
+        confirm=True,
+    )
+    row = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR).row
+    assert row is not None
+    return plan, row
+
+
+def test_correcting_the_session_corrects_the_lesions_its_plan_shows_as_treated(
+    planning: PlanningStudy,
+) -> None:
+    plan, row = _done_plan(planning)
+    amend_event(
+        planning.patient_a,
+        row.seq,
+        rfa(0, ["L8", "L7", "L6"]),
+        expected_version=row.version,
+        actor=INVESTIGATOR,
+        reason="L5 was not ablated: out of reach",
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == row.seq
+    assert plan.performed_lesions == ["L8", "L7", "L6"] and plan.not_done == ["L5"]
+    assert _audit(plan)[-1].reason == "RFA session corrected"
+    # a correction that leaves the lesions as they are does not touch the plan
+    version = plan.version
+    row.refresh_from_db()
+    amend_event(
+        planning.patient_a,
+        row.seq,
+        {**rfa(0, []), "lesions": [{"lesion_id": x, "margin_mm": 10} for x in ("L8", "L7", "L6")]},
+        expected_version=row.version,
+        actor=INVESTIGATOR,
+        reason="margins measured again",
+    )
+    plan.refresh_from_db()
+    assert plan.version == version
+    assert verify_audit_trail().ok
+
+
+def test_deleting_the_session_gives_its_plan_back_confirmed(planning: PlanningStudy) -> None:
+    plan, row = _done_plan(planning)
+    delete_event(
+        planning.patient_a,
+        row.seq,
+        expected_version=row.version,
+        actor=INVESTIGATOR,
+        reason="entered for the wrong patient",
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.CONFIRMED and plan.rfa_session_seq is None
+    assert plan.performed_lesions == [] and open_plan(planning.patient_a) == plan
+    assert _audit(plan)[-1].reason == "RFA session deleted as entered in error"
+    assert verify_audit_trail().ok

@@ -45,8 +45,9 @@ class SessionPlan(study.StudyRecord):
     drafted_at = models.DateTimeField()
     confirmed_by = models.CharField(max_length=150, blank=True, default="")
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    # The session recorded for this plan (its place in the history, not a foreign key: a session
-    # entered in error is deleted without touching the plan), and the lesions it treated.
+    # The session recorded for this plan (its place in the history, not a foreign key: the
+    # services keep it in step when the session is corrected or deleted), and the lesions it
+    # treated.
     rfa_session_seq = models.PositiveIntegerField(null=True, blank=True)
     performed_lesions = models.JSONField(default=list, blank=True)
 

@@ -296,3 +296,38 @@ def mark_plan_done(audit: Audit, patient: m.Patient, row: m.EventRecord, event: 
                 reason="RFA session recorded before the plan was confirmed",
                 status=PlanStatus.CANCELLED,
             )
+
+
+def follow_corrected_session(
+    audit: Audit, patient: m.Patient, seq: int, event: Event | None
+) -> None:
+    """The RFA session ``seq`` was corrected (``event``) or deleted (None): its done plan follows.
+
+    A correction updates the lesions the plan shows as treated, so a difference from the plan
+    stays true; a session deleted as entered in error gives its plan back to the investigator,
+    confirmed again (or cancelled, when another plan has been opened since). Called by the
+    service that corrects or deletes the event, inside its transaction.
+    """
+    if event is not None and event.type != "rfa_session":
+        return
+    with transaction.atomic():
+        plan = (
+            SessionPlan.objects.select_for_update()
+            .filter(patient=patient, status=PlanStatus.DONE, rfa_session_seq=seq)
+            .first()
+        )
+        if plan is None:
+            return
+        if event is not None:
+            lesions = [a.lesion_id for a in event.lesions]
+            if lesions != plan.performed_lesions:
+                audit.update(plan, reason="RFA session corrected", performed_lesions=lesions)
+            return
+        reopened = not SessionPlan.objects.filter(patient=patient, status__in=OPEN).exists()
+        audit.update(
+            plan,
+            reason="RFA session deleted as entered in error",
+            status=PlanStatus.CONFIRMED if reopened else PlanStatus.CANCELLED,
+            rfa_session_seq=None,
+            performed_lesions=[],
+        )

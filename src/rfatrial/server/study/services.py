@@ -29,7 +29,7 @@ from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol, default_protocol, format_validation_error
 from rfatrial.server.monitoring.edit_checks import run_edit_checks
 from rfatrial.server.monitoring.signing import check_unlocked, void_signatures
-from rfatrial.server.planning.services import mark_plan_done
+from rfatrial.server.planning.services import follow_corrected_session, mark_plan_done
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import Actor, Audit, audited
 from rfatrial.server.study.convert import (
@@ -338,6 +338,7 @@ def amend_event(
         )
         if row.version != expected_version:  # it changed: its signature no longer holds
             void_signatures(audit, row, reason=reason)
+        follow_corrected_session(audit, patient, row.seq, event)
         stored[i] = StoredEvent(event.type, row, event)
         store_evaluation(patient, evaluation, stored)
         run_edit_checks(audit, patient, stored=stored, protocol=protocol)
@@ -364,6 +365,8 @@ def delete_event(
         check_unlocked(stored[i].row)
         delete_event_rows(audit, stored[i], expected_version=expected_version, reason=reason)
         void_signatures(audit, stored[i].row, reason=reason, deleted=True)
+        if stored[i].kind == "rfa_session":
+            follow_corrected_session(audit, patient, stored[i].row.seq, None)
         del stored[i]
         history = _history(patient, [s.event for s in stored])
         evaluation = _evaluate_and_store(patient, stored, history, today, protocol)
