@@ -3,6 +3,7 @@ on the patient page and the link from the worklist."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.test import Client
@@ -182,3 +183,25 @@ def test_an_open_plan_is_cancelled_with_a_reason(planning: PlanningStudy) -> Non
     assert plan.status == PlanStatus.CANCELLED
     page = coordinator.get(url(p)).content.decode()
     assert "Earlier plans" in page and "Cancelled" in page
+
+
+def _row_lesions(page: str) -> list[str]:
+    """The lesion ids the session form's rows start with."""
+    tags = re.findall(r'<input[^>]*name="rows-\d+-lesion_id"[^>]*>', page)
+    return [m.group(1) for t in tags if (m := re.search(r'value="([^"]*)"', t))]
+
+
+def test_the_session_form_starts_from_the_confirmed_plan(planning: PlanningStudy) -> None:
+    p = planning.patient_a
+    form_url = f"/patients/{p.pk}/record/rfa_session/"
+    coordinator = client_of(planning.coordinator)
+    before = coordinator.get(form_url).content.decode()
+    assert 'id="from-plan"' not in before
+    assert set(PROPOSAL) < set(_row_lesions(before))  # without a plan: every lesion remaining
+    client_of(planning.investigator).post(
+        url(p), {"lesion": PROPOSAL, "planned_date": iso(0), "action": "confirm", "version": ""}
+    )
+    page = coordinator.get(form_url).content.decode()
+    assert 'id="from-plan"' in page and "confirmed by" in page
+    assert _row_lesions(page) == PROPOSAL
+    assert f'value="{iso(0)}"' in page  # the planned date

@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 from rfatrial.kernel.history import LabPanel, RfaSession
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.server.monitoring.signing import RecordLockedError, is_locked
+from rfatrial.server.planning.models import PlanStatus, SessionPlan
+from rfatrial.server.planning.services import open_plan
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import StaleRecordError
 from rfatrial.server.study.convert import StoredEvent, read_events
@@ -493,8 +495,10 @@ def _initial_rows(kind: str, patient: m.Patient) -> list[dict[str, Any]]:
             if les.get("organ", "liver") == "liver"
         ]
     if kind == "rfa_session":
-        remaining = evaluation.get("lesions_remaining", [])
-        return [{"lesion_id": x, "technical_success": True} for x in remaining]
+        # the lesions of the confirmed plan, else every lesion remaining
+        plan = _confirmed_plan(patient)
+        chosen = plan.lesions if plan is not None else evaluation.get("lesions_remaining", [])
+        return [{"lesion_id": x, "technical_success": True} for x in chosen]
     if kind == "post_rfa_scan":
         # the lesions of the last session, whose technique efficacy the scan judges
         sessions = [s.event for s in read_events(patient) if isinstance(s.event, RfaSession)]
@@ -502,6 +506,11 @@ def _initial_rows(kind: str, patient: m.Patient) -> list[dict[str, Any]]:
     if kind == "systemic_cycle":
         return [{"name": "oxaliplatin", "unit": "mg/m2"}, {"name": "fluorouracil", "unit": "mg/m2"}]
     return []
+
+
+def _confirmed_plan(patient: m.Patient) -> SessionPlan | None:
+    plan = open_plan(patient)
+    return plan if plan is not None and plan.status == PlanStatus.CONFIRMED else None
 
 
 def _due_visits(patient: m.Patient) -> list[str]:
@@ -707,6 +716,9 @@ def _entry(
         if stored is None:
             initial: dict[str, Any] = {"date": date.today()}
             row_initial = _initial_rows(kind, patient)
+            plan = _confirmed_plan(patient) if kind == "rfa_session" else None
+            if plan is not None and plan.planned_date and plan.planned_date <= date.today():
+                initial["date"] = plan.planned_date
         else:
             initial, row_initial = initial_of(stored.event)
             initial["version"] = stored.row.version
@@ -731,6 +743,9 @@ def _entry(
             "form": form,
             "formset": formset,
             "rows_title": spec.rows_title,
+            "from_plan": (
+                _confirmed_plan(patient) if kind == "rfa_session" and stored is None else None
+            ),
             "deviations": deviations,
             "loose_errors": loose,
             "summary": error_summary(form, formset),
