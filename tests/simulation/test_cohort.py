@@ -25,6 +25,18 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert len(a.files) == 30
 
 
+def test_workers_write_the_same_files(tmp_path: Path) -> None:
+    seen: list[int] = []
+    one = simulate_cohort(40, 3, 21, tmp_path / "one", compliance=0.3)
+    two = simulate_cohort(
+        40, 3, 21, tmp_path / "two", compliance=0.3, workers=2, progress=seen.append
+    )
+    assert files(tmp_path / "one") == files(tmp_path / "two")
+    assert seen == list(range(1, 41))
+    assert [p.name for p in one.files] == [p.name for p in two.files]
+    assert (one.deaths, one.events, one.injected) == (two.deaths, two.events, two.injected)
+
+
 def test_manifest_and_histories(tmp_path: Path) -> None:
     s = simulate_cohort(40, 2, 5, tmp_path, scenario="null", compliance=0.3)
     manifest = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
@@ -43,6 +55,8 @@ def test_manifest_and_histories(tmp_path: Path) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="patients"):
         simulate_cohort(0, 1, 1, "/nonexistent")
+    with pytest.raises(ValueError, match="workers"):
+        simulate_cohort(1, 1, 1, "/nonexistent", workers=0)
     with pytest.raises(KeyError, match="unknown scenario"):
         simulate_cohort(1, 1, 1, "/tmp/never-written", scenario="nope")
 

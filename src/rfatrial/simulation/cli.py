@@ -171,6 +171,12 @@ def cohort(
         int | None,
         typer.Option("--follow-up-months", min=1, max=240, help="Default: the protocol's."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=256, help="Processes (the files do not depend on it)."
+        ),
+    ] = 1,
 ) -> None:
     """Write a synthetic cohort: one JSON history per patient and manifest.json."""
     known = _power().scenario_names()
@@ -196,6 +202,7 @@ def cohort(
                 compliance=non_compliance,
                 follow_up_months=follow_up_months,
                 progress=lambda done: bar.update(task, completed=done),
+                workers=workers,
             )
         except OSError as exc:
             raise _fail(f"--out: cannot write to {out_dir} ({exc.strerror})") from None

@@ -19,9 +19,11 @@ Examples
 
 from __future__ import annotations
 
+import multiprocessing
 import random
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ from rfatrial.kernel.protocol import Protocol, default_protocol
 from rfatrial.kernel.randomization import Stratum, block_arm, minimization_arm, stratum_of
 from rfatrial.simulation.care_team import (
     Compliance,
+    PatientBaseline,
     SimulatedPatient,
     draw_baseline,
     simulate_patient_detail,
@@ -79,6 +82,7 @@ def simulate_cohort(
     start: date = date(2026, 1, 5),
     follow_up_months: int | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> CohortSummary:
     """Simulate a randomized cohort and write its histories and manifest to ``out_dir``.
 
@@ -103,6 +107,10 @@ def simulate_cohort(
         Follow-up of each patient after randomization (default: the protocol's duration).
     progress
         Called with the number of patients done after each patient.
+    workers
+        Processes that follow the patients (1: this process only). Each patient's course depends
+        on the seed and the patient's number alone, and the randomization is done here in
+        screening order, so that the files are the same whatever the number of workers.
     """
     if patients < 1:
         raise ValueError("patients must be at least 1")
@@ -110,6 +118,8 @@ def simulate_cohort(
         raise ValueError("sites must be at least 1")
     if sites > 99:
         raise ValueError("sites must be at most 99")
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
     protocol = protocol or default_protocol()
     model = model or default_patient_model()
     if compliance is None:
@@ -124,6 +134,7 @@ def simulate_cohort(
     horizon = protocol.randomization.randomize_within_days + round(months * DAYS_PER_MONTH)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    setup = _Setup(seed, protocol, model, course, compliance, horizon, out)
 
     plan_rng = random.Random(f"rfatrial-cohort:{seed}:plan")
     screened = sorted(plan_rng.uniform(0.0, accrual_days) for _ in range(patients))
@@ -132,75 +143,52 @@ def simulate_cohort(
     filled: Counter[Stratum] = Counter()
     allocated: list[tuple[Stratum, str]] = []
     numbers: Counter[str] = Counter()
-    entries: list[dict[str, Any]] = []
-    files: list[Path] = []
-    by_arm: Counter[str] = Counter()
-    deaths = events = injected = 0
-    for k in range(patients):
-        rng = random.Random(f"rfatrial-cohort:{seed}:patient:{k}")
-        site = site_of[k]
-        numbers[site] += 1
-        patient_id = f"{site}-{numbers[site]:03d}"
-        baseline = draw_baseline(rng, model)
-        key = stratum_of(
-            protocol,
-            site=site,
-            liver_lesion_count=baseline.liver_lesion_count,
-            ras_status=baseline.ras_status,
-        )
-        if protocol.randomization.method == "minimization":
-            arm = minimization_arm(protocol, seed=seed, sequence=k, stratum=key, previous=allocated)
-        else:
-            arm = block_arm(protocol, seed=seed, stratum=key, slot=filled[key])
-            filled[key] += 1
-        allocated.append((key, arm))
-        stratum = dict(key)
-        sim: SimulatedPatient = simulate_patient_detail(
-            patient_id,
-            site,
-            arm,
-            rng,
-            protocol,
-            start=start + timedelta(days=int(screened[k])),
-            horizon_days=horizon,
-            model=model,
-            course=course,
-            compliance=compliance,
-            baseline=baseline,
-            stratum=stratum,
-        )
-        path = out / f"{patient_id}.json"
-        path.write_bytes(_history_json(sim.history))
-        files.append(path)
-        by_arm[arm] += 1
-        died = any(e.type == "death" for e in sim.history.events)
-        deaths += died
-        events += len(sim.history.events)
-        injected += len(sim.injected)
-        t = sim.truth
-        entries.append(
-            {
-                "patient_id": patient_id,
-                "file": path.name,
-                "site": site,
-                "arm": arm,
-                "stratum": stratum,
-                "events": len(sim.history.events),
-                "injected_deviations": [
-                    {"code": x.code, "date": x.date.isoformat()} for x in sim.injected
-                ],
-                "truth": {
-                    "randomized": _iso(t.randomized),
-                    "death": _iso(t.death),
-                    "progression": _iso(t.progression),
-                    "progression_seen": _iso(t.progression_seen),
-                    "dropout": _iso(t.dropout),
-                    "braf_mutant": t.braf_mutant,
-                },
-            }
-        )
-        if progress is not None:
-            progress(k + 1)
+    done: list[_Done] = []
+
+    def plans() -> Iterator[tuple[_Plan, random.Random, PatientBaseline]]:
+        """Each patient in screening order, randomized: the plan, the patient's rng, baseline."""
+        for k in range(patients):
+            rng = _patient_rng(seed, k)
+            site = site_of[k]
+            numbers[site] += 1
+            baseline = draw_baseline(rng, model)
+            key = stratum_of(
+                protocol,
+                site=site,
+                liver_lesion_count=baseline.liver_lesion_count,
+                ras_status=baseline.ras_status,
+            )
+            if protocol.randomization.method == "minimization":
+                arm = minimization_arm(
+                    protocol, seed=seed, sequence=k, stratum=key, previous=allocated
+                )
+            else:
+                arm = block_arm(protocol, seed=seed, stratum=key, slot=filled[key])
+                filled[key] += 1
+            allocated.append((key, arm))
+            plan = _Plan(
+                k,
+                f"{site}-{numbers[site]:03d}",
+                site,
+                arm,
+                dict(key),
+                start + timedelta(days=int(screened[k])),
+            )
+            yield plan, rng, baseline
+
+    def collect(results: list[_Done]) -> None:
+        for result in results:
+            done.append(result)
+            if progress is not None:
+                progress(len(done))
+
+    if workers == 1:
+        for plan, rng, baseline in plans():
+            collect([_follow(setup, plan, rng, baseline)])
+    else:
+        _in_workers(setup, plans(), workers, collect)
+
+    by_arm: Counter[str] = Counter(d.entry["arm"] for d in done)
     by_site = Counter(site_of)
     manifest = {
         "generator": "rfatrial simulate cohort",
@@ -217,16 +205,156 @@ def simulate_cohort(
             "sites": sites,
             "by_arm": dict(sorted(by_arm.items())),
             "by_site": dict(sorted(by_site.items())),
-            "deaths": deaths,
-            "events": events,
-            "injected_deviations": injected,
+            "deaths": sum(d.died for d in done),
+            "events": sum(d.entry["events"] for d in done),
+            "injected_deviations": sum(len(d.entry["injected_deviations"]) for d in done),
         },
-        "patients": entries,
+        "patients": [d.entry for d in done],
     }
     (out / MANIFEST).write_bytes(to_json(manifest, indent=1) + b"\n")
+    counts: dict[str, Any] = manifest["counts"]  # type: ignore[assignment]
     return CohortSummary(
-        out, patients, dict(by_arm), dict(by_site), deaths, events, injected, tuple(files)
+        out,
+        patients,
+        dict(by_arm),
+        dict(by_site),
+        counts["deaths"],
+        counts["events"],
+        counts["injected_deviations"],
+        tuple(out / d.entry["file"] for d in done),
     )
+
+
+# --- one patient, here or in a worker process ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every patient of the cohort shares."""
+
+    seed: int
+    protocol: Protocol
+    model: PatientModel
+    course: CourseTimes
+    compliance: Compliance
+    horizon: int
+    out: Path
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One patient as randomized: number in screening order, id, site, arm, stratum, screening."""
+
+    k: int
+    patient_id: str
+    site: str
+    arm: str
+    stratum: dict[str, str]
+    start: date
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A patient whose history is written: the manifest's entry and whether the patient died."""
+
+    entry: dict[str, Any]
+    died: bool
+
+
+def _patient_rng(seed: int, k: int) -> random.Random:
+    return random.Random(f"rfatrial-cohort:{seed}:patient:{k}")
+
+
+def _follow(
+    setup: _Setup,
+    plan: _Plan,
+    rng: random.Random | None = None,
+    baseline: PatientBaseline | None = None,
+) -> _Done:
+    """Follow one patient and write the history; without ``rng``, the baseline is drawn again
+    from the patient's own seed (as the plan drew it)."""
+    if rng is None or baseline is None:
+        rng = _patient_rng(setup.seed, plan.k)
+        baseline = draw_baseline(rng, setup.model)
+    sim: SimulatedPatient = simulate_patient_detail(
+        plan.patient_id,
+        plan.site,
+        plan.arm,
+        rng,
+        setup.protocol,
+        start=plan.start,
+        horizon_days=setup.horizon,
+        model=setup.model,
+        course=setup.course,
+        compliance=setup.compliance,
+        baseline=baseline,
+        stratum=plan.stratum,
+    )
+    path = setup.out / f"{plan.patient_id}.json"
+    path.write_bytes(_history_json(sim.history))
+    t = sim.truth
+    entry = {
+        "patient_id": plan.patient_id,
+        "file": path.name,
+        "site": plan.site,
+        "arm": plan.arm,
+        "stratum": plan.stratum,
+        "events": len(sim.history.events),
+        "injected_deviations": [{"code": x.code, "date": x.date.isoformat()} for x in sim.injected],
+        "truth": {
+            "randomized": _iso(t.randomized),
+            "death": _iso(t.death),
+            "progression": _iso(t.progression),
+            "progression_seen": _iso(t.progression_seen),
+            "dropout": _iso(t.dropout),
+            "braf_mutant": t.braf_mutant,
+        },
+    }
+    return _Done(entry, any(e.type == "death" for e in sim.history.events))
+
+
+_WORKER: _Setup | None = None
+_CHUNK = 16  # patients per task sent to a worker
+
+
+def _start_worker(setup: _Setup) -> None:
+    global _WORKER
+    _WORKER = setup
+
+
+def _follow_chunk(chunk: list[_Plan]) -> list[_Done]:
+    assert _WORKER is not None
+    return [_follow(_WORKER, plan) for plan in chunk]
+
+
+def _in_workers(
+    setup: _Setup,
+    plans: Iterator[tuple[_Plan, random.Random, PatientBaseline]],
+    workers: int,
+    collect: Callable[[list[_Done]], None],
+) -> None:
+    """Follow the planned patients in ``workers`` processes; results are collected in order.
+
+    Plans are sent in chunks as they are made (the randomization is sequential), and the
+    results collected in the order of the plans."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pending: deque[Future[list[_Done]]] = deque()
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(setup,)
+    ) as pool:
+        chunk: list[_Plan] = []
+        for plan, _, _ in plans:
+            chunk.append(plan)
+            if len(chunk) == _CHUNK:
+                pending.append(pool.submit(_follow_chunk, chunk))
+                chunk = []
+            while pending and pending[0].done():
+                collect(pending.popleft().result())
+        if chunk:
+            pending.append(pool.submit(_follow_chunk, chunk))
+        while pending:
+            collect(pending.popleft().result())
 
 
 def _history_json(history: PatientHistory) -> bytes:
