@@ -85,6 +85,18 @@ def test_same_seed_same_history_and_both_arms_run_their_course() -> None:
     assert all(len(e.lesions) <= P.rfa.max_lesions_per_session for e in sessions)
 
 
+def test_screening_records_the_braf_status_of_the_baseline() -> None:
+    sims = patients(400, 80, 0.0)
+    statuses = set()
+    for s in sims:
+        screening = s.history.events[0]
+        assert screening.type == "screening"
+        expected = "mutant" if s.truth.braf_mutant else "wild_type"
+        assert screening.braf_status == expected, s.history.patient_id
+        statuses.add(screening.braf_status)
+    assert statuses == {"mutant", "wild_type"}
+
+
 def test_compliance_is_validated() -> None:
     with pytest.raises(ValueError, match="rate"):
         Compliance(rate=1.5)

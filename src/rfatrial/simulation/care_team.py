@@ -666,6 +666,7 @@ class _Loop:
                     eligible=True,
                     liver_lesion_count=b.liver_lesion_count,
                     ras_status=b.ras_status,
+                    braf_status="mutant" if b.braf_mutant else "wild_type",
                     ecog=b.ecog,
                     extrahepatic_disease=b.extrahepatic_disease,
                 ),
