@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -236,18 +236,39 @@ def _median_iqr(values: Sequence[float]) -> str:
 
 
 def _figure(
-    width: float, height: float, layout: Literal["constrained"] | None = "constrained"
+    width: float,
+    height: float,
+    *,
+    left: float = 0.7,
+    right: float = 0.2,
+    top: float = 0.4,
+    bottom: float = 0.55,
+    wspace: float | None = None,
+    hspace: float | None = None,
 ) -> Any:
+    """A figure of ``width`` x ``height`` inches whose subplots leave fixed margins (inches).
+
+    No layout engine: a constrained layout measures every text of the figure several times
+    before drawing it, and each figure is drawn twice (PNG and PDF); margins fixed in inches
+    keep the titles and labels in place whatever the figure's height.
+    """
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout=layout)
+    fig = Figure(figsize=(width, height), dpi=100, layout=None)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1.0 - right / width,
+        top=1.0 - top / height,
+        bottom=bottom / height,
+        wspace=wspace,
+        hspace=hspace,
+    )
+    return fig
 
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    # the layout is solved now: the PDF page reuses it instead of solving it again
-    fig.set_layout_engine("none")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -257,8 +278,8 @@ def _km_figure(
     horizon: float,
     origin: str = "randomization",
 ) -> Any:
-    fig = _figure(8.0, 5.2)
-    grid = fig.add_gridspec(2, 1, height_ratios=[4, 1])
+    fig = _figure(8.0, 5.2, left=1.0, right=0.15, top=0.3, bottom=0.45)
+    grid = fig.add_gridspec(2, 1, height_ratios=[4, 1], hspace=0.3)
     ax = fig.add_subplot(grid[0])
     ticks = np.arange(0.0, horizon + 1e-9, 12.0 if horizon > 24 else 6.0)
     for arm, c in curves.items():
@@ -485,7 +506,7 @@ def _consort_section(ds: AnalysisDatasets) -> Section:
     for key in counts["control"]:
         rows.append([key, str(counts["control"][key]), str(counts["experimental"][key])])
 
-    fig = _figure(8.0, 5.5)
+    fig = _figure(8.0, 5.5, left=0.1, right=0.1, top=0.35, bottom=0.1)
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_xlim(0, 10)
@@ -972,7 +993,17 @@ def _forest_figure(rows: Sequence[ForestRow]) -> Any:
     labels = list(dict.fromkeys(r.label for r in rows))
     ncols = 3
     nrows = max(1, math.ceil(len(endpoints) / ncols))
-    fig = _figure(11.0, 1.2 + nrows * (0.6 + 0.2 * len(labels)))
+    panel, gap = 0.3 + 0.2 * len(labels), 0.6  # inches: a panel's height, between two rows
+    fig = _figure(
+        11.0,
+        0.35 + 0.45 + nrows * panel + (nrows - 1) * gap,
+        left=0.3 + 0.06 * max(len(label) for label in labels),  # the labels at 7 points
+        right=0.15,
+        top=0.35,
+        bottom=0.45,
+        wspace=0.06,
+        hspace=gap / panel,
+    )
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
     found = [r for r in rows if r.estimable]
     lo = min([0.1, *(0.8 * r.lower for r in found if r.lower is not None)])
@@ -1069,7 +1100,7 @@ def _ltp_section(ds: AnalysisDatasets) -> Section:
             for r in les
         ]
     )
-    fig = _figure(8.0, 4.8)
+    fig = _figure(8.0, 4.8, left=0.75, top=0.35, bottom=0.55)
     ax = fig.add_subplot()
     groups = sorted(set(margin.tolist()))
     curves = cumulative_incidence(t, st, margin) if len(groups) > 1 else cumulative_incidence(t, st)
@@ -1301,10 +1332,8 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
         ]
         for c in comps
     ]
-    # a fixed grid: the constrained layout of eight panels with rotated labels costs seconds
-    fig = _figure(11.0, 9.0, layout=None)
+    fig = _figure(11.0, 9.0, left=0.55, right=0.22, top=0.45, bottom=0.81, wspace=0.25, hspace=0.6)
     axes = fig.subplots(3, 3)
-    fig.subplots_adjust(left=0.05, right=0.98, top=0.95, bottom=0.09, wspace=0.25, hspace=0.6)
     for ax, measure in zip(axes.flat, LAB_MEASURES, strict=True):
         sessions = sorted({r.session for r in ds.lab_pairs if r.measure == measure})
         data, labels = [], []
@@ -1363,17 +1392,27 @@ def _swimmer_section(ds: AnalysisDatasets, limit: int) -> Section:
         if r.endpoint == "PFS" and r.event and r.reason != "death"
     }
     height = max(4.0, min(40.0, 0.09 * len(pts) + 1.5))
-    fig = _figure(9.0, height)
+    fig = _figure(9.0, height, left=0.3, right=0.2, top=0.35, bottom=0.5)
     ax = fig.add_subplot()
     month = 365.25 / 12
-    ys = np.arange(len(pts))
-    ax.barh(
-        ys,
-        [p.follow_up_months for p in pts],
-        height=0.8,
+    from matplotlib.collections import PolyCollection
+
+    # the bars as one collection (one artist), not one rectangle per patient
+    bars = PolyCollection(
+        [
+            [
+                (0.0, y - 0.4),
+                (p.follow_up_months, y - 0.4),
+                (p.follow_up_months, y + 0.4),
+                (0.0, y + 0.4),
+            ]
+            for y, p in enumerate(pts)
+        ],
+        facecolors=[COLORS.get(p.arm or "", "grey") for p in pts],
+        edgecolors="none",
         alpha=0.45,
-        color=[COLORS.get(p.arm or "", "grey") for p in pts],
     )
+    ax.add_collection(bars, autolim=True)
     marks: dict[str, tuple[list[float], list[int]]] = {k: ([], []) for k in "rpdw"}
     for y, p in enumerate(pts):
         assert p.randomized is not None
@@ -1396,6 +1435,8 @@ def _swimmer_section(ds: AnalysisDatasets, limit: int) -> Section:
         ("w", "o", "purple"),
     ):
         ax.plot(marks[key][0], marks[key][1], style, ls="", color=color, markersize=3)
+    ax.autoscale_view()
+    ax.set_xlim(left=0.0)  # the bars start at randomization
     ax.set_ylim(-1, len(pts))
     ax.set_yticks([])
     ax.set_xlabel("Months since randomization")
@@ -1479,9 +1520,19 @@ def _wrap_rows(t: Table, width: int) -> list[str]:
     return lines
 
 
+def _core_fonts(text: str) -> bool:
+    """Whether the PDF's standard fonts (Helvetica, Courier: Windows-1252) can show ``text``."""
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _pdf(sections: list[Section], path: Path, data_hash: str) -> int:
     import textwrap
 
+    import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
     pages = 0
@@ -1490,20 +1541,29 @@ def _pdf(sections: list[Section], path: Path, data_hash: str) -> int:
     ) as pdf:
 
         def text_page(title: str, lines: list[str]) -> None:
+            """Pages of text in the PDF's standard fonts, which need neither glyph rendering
+            nor embedding (ten times faster than embedded DejaVu); a page with a character
+            they lack (outside Windows-1252) keeps the embedded fonts."""
             nonlocal pages
             per_page = 62
             for start in range(0, max(1, len(lines)), per_page):
-                fig = _figure(11.69, 8.27, layout=None)  # A4 landscape
+                body = "\n".join(lines[start : start + per_page])
+                core = _core_fonts(title + body)
+                fig = _figure(11.69, 8.27)  # A4 landscape
                 fig.text(0.04, 0.96, title, fontsize=12, weight="bold", va="top")
                 fig.text(
                     0.04,
                     0.92,
-                    "\n".join(lines[start : start + per_page]),
+                    body,
                     fontsize=6.5,
                     family="monospace",
+                    weight="medium" if core else "normal",  # Courier's only upright weight
+                    # Courier's ascent and descent are smaller: the same line pitch as DejaVu
+                    linespacing=1.53 if core else 1.2,
                     va="top",
                 )
-                pdf.savefig(fig)
+                with matplotlib.rc_context({"pdf.use14corefonts": core}):
+                    pdf.savefig(fig)
                 pages += 1
 
         for s in sections:
