@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import date, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rfatrial.kernel.history import PatientHistory
@@ -119,3 +122,17 @@ INDUCTION = (
     cycle(24),
     scan(38, {"L1": 20.0, "L2": 16.0, "L3": 12.0, "L4": 10.0}),
 )
+
+
+def source_module(module: ModuleType) -> ModuleType:
+    """``module`` run from its Python source, also when the compiled one is loaded (``make kernel``
+    compiles some kernel modules with mypyc, whose functions keep no docstrings to test)."""
+    path = Path(str(module.__file__))
+    source = path.with_name(path.name.split(".")[0] + ".py")
+    if path == source:
+        return module
+    spec = importlib.util.spec_from_file_location(f"{module.__name__}_source", source)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded

@@ -31,6 +31,8 @@ def quick(cls: type[T]) -> type[T]:
     >>> type(p) is Point, p == Point(1, 0)
     (True, True)
     """
+    if hasattr(cls, "__mypyc_attrs__"):
+        return cls  # compiled by mypyc (make kernel): its own constructor is the cheap one
     if not is_dataclass(cls) or not hasattr(cls, "__slots__"):
         raise TypeError(f"{cls!r} is not a slotted dataclass")
     specs: list[tuple[str, Any, Field[Any]] | tuple[str, Any]] = []
