@@ -53,6 +53,7 @@ from rfatrial.analysis.datasets import (
     ENDPOINTS,
     LAB_MEASURES,
     AnalysisDatasets,
+    LabPairRow,
     SurvivalData,
     derive_datasets,
 )
@@ -1334,17 +1335,17 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
     ]
     fig = _figure(11.0, 9.0, left=0.55, right=0.22, top=0.45, bottom=0.81, wspace=0.25, hspace=0.6)
     axes = fig.subplots(3, 3)
+    pairs: dict[tuple[str, int], list[LabPairRow]] = {}
+    for r in ds.lab_pairs:
+        pairs.setdefault((r.measure, r.session), []).append(r)
     for ax, measure in zip(axes.flat, LAB_MEASURES, strict=True):
-        sessions = sorted({r.session for r in ds.lab_pairs if r.measure == measure})
+        sessions = sorted(s for m, s in pairs if m == measure)
         data, labels = [], []
         for s in sessions:
-            pairs = [r for r in ds.lab_pairs if r.measure == measure and r.session == s]
-            data += [[r.before for r in pairs], [r.after for r in pairs]]
+            data += [[r.before for r in pairs[measure, s]], [r.after for r in pairs[measure, s]]]
             labels += [f"S{s} pre", f"S{s} post"]
         if data:
-            bp = ax.boxplot(data, tick_labels=labels, showfliers=False, patch_artist=True)
-            for k, patch in enumerate(bp["boxes"]):
-                patch.set_facecolor("#cfe2f3" if k % 2 == 0 else "#f4cccc")
+            _boxplot(ax, data, labels, ["#cfe2f3", "#f4cccc"] * len(sessions))
         label = _MEASURE_LABEL.get(measure, measure.upper())
         ax.set_title(f"{label} ({LAB_MEASURES[measure]})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7, rotation=45)
@@ -1374,6 +1375,40 @@ def _labs_section(ds: AnalysisDatasets) -> Section:
         ],
         [("Liver and renal function around RFA sessions", fig)],
     )
+
+
+def _boxplot(ax: Any, data: list[list[float]], labels: list[str], colors: list[str]) -> None:
+    """Box plots as matplotlib's ``boxplot`` draws them (quartiles, whiskers to the furthest
+    point within 1.5 IQR, no fliers; the same statistics, ``cbook.boxplot_stats``), drawn as
+    three collections instead of six artists per box."""
+    from matplotlib.cbook import boxplot_stats
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    stats = boxplot_stats(data, whis=1.5)
+    half = 0.5 * min(0.15 * max(len(data) - 1, 1), 0.5)  # boxplot's default box width
+    boxes: list[list[tuple[float, float]]] = []
+    lines: list[list[tuple[float, float]]] = []
+    medians: list[list[tuple[float, float]]] = []
+    for x, st in enumerate(stats, start=1):
+        q1, q3, med = float(st["q1"]), float(st["q3"]), float(st["med"])
+        lo, hi = float(st["whislo"]), float(st["whishi"])
+        boxes.append([(x - half, q1), (x + half, q1), (x + half, q3), (x - half, q3)])
+        lines += [
+            [(x, q1), (x, lo)],
+            [(x, q3), (x, hi)],
+            [(x - half / 2, lo), (x + half / 2, lo)],
+            [(x - half / 2, hi), (x + half / 2, hi)],
+        ]
+        medians.append([(x - half, med), (x + half, med)])
+    ax.add_collection(
+        PolyCollection(boxes, facecolors=colors, edgecolors="black", linewidths=1.0),
+        autolim=True,
+    )
+    ax.add_collection(LineCollection(lines, colors="black", linewidths=1.0), autolim=True)
+    ax.add_collection(LineCollection(medians, colors="C1", linewidths=1.0), autolim=True)
+    ax.autoscale_view()
+    ax.set_xlim(0.5, len(data) + 0.5)
+    ax.set_xticks(range(1, len(data) + 1), labels)
 
 
 def _swimmer_section(ds: AnalysisDatasets, limit: int) -> Section:
