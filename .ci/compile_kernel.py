@@ -39,6 +39,7 @@ def main() -> None:
     from setuptools import setup
 
     os.chdir(SRC)
+    os.environ["MYPY_CACHE_DIR"] = str(BUILD / "mypy_cache")
     modules = mypycify(
         [f"rfatrial/kernel/{name}.py" for name in _compiled.COMPILED],
         opt_level="3",

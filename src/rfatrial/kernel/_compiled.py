@@ -25,6 +25,7 @@ from types import ModuleType
 __all__ = ["COMPILED", "GROUP", "compiled", "current", "install", "source_digest"]
 
 COMPILED = (
+    "_recist_core",
     "_walk",
     "ablation",
     "follow_up",

@@ -48,7 +48,8 @@ from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import BriefResponse, RecistSeries, accept_lesion_type
+from rfatrial.kernel._recist_core import BriefResponse, Series
+from rfatrial.kernel.recist import RecistSeries, accept_lesion_type
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
@@ -200,7 +201,7 @@ class _RecistSeries:
     """RECIST 1.1 over the scans seen so far, one timepoint at a time."""
 
     def __init__(self) -> None:
-        self.series: RecistSeries | None = None
+        self.series: Series | None = None  # the running sums of a RecistSeries
         # lesions treated since the last timepoint: the series keeps the union of what it is given
         self.treated: set[str] = set()
         self.issue: str | None = None
@@ -215,13 +216,13 @@ class _RecistSeries:
             if e.purpose == "baseline" or (self.series is None and self.issue is None):
                 self.treated = set()
                 self.series, self.issue = None, None
-                self.series = RecistSeries(e.lesions)
+                self.series = RecistSeries(e.lesions).series
                 return None
             if self.series is None:
                 return None
             treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
-            return self.series.add_brief(
+            return self.series.brief(
                 {m.lesion_id: m for m in e.lesions},  # distinct: the history schema checks it
                 treated,
                 new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,

@@ -78,11 +78,23 @@ import math
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import lru_cache
-from typing import Literal, Protocol, TypeAlias
 
 from rfatrial.kernel._frozen import quick
+from rfatrial.kernel._recist_core import (
+    BriefResponse,
+    Lesion,
+    Limits,
+    NonTargetResponse,
+    OverallResponse,
+    Series,
+    TargetResponse,
+    as_float,
+    fraction_change,
+    micrometres,
+    overall,
+    select,
+)
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
 __all__ = [
@@ -102,10 +114,6 @@ __all__ = [
     "is_measurable",
     "select_targets",
 ]
-
-TargetResponse = Literal["CR", "PR", "SD", "PD", "NE"]
-NonTargetResponse = Literal["CR", "NON_CR_NON_PD", "PD", "NE"]
-OverallResponse = Literal["CR", "PR", "SD", "PD", "NE", "NON_CR_NON_PD"]
 
 
 def _check_text(name: str, value: object) -> None:
@@ -179,22 +187,6 @@ class LesionObservation:
                     f"lesion {self.lesion_id}: diameter_mm {self.diameter_mm!r} is negative "
                     "(0 = disappeared, None = not evaluated)"
                 )
-
-
-class Lesion(Protocol):
-    """What RECIST reads of a lesion: :class:`LesionObservation`, or a record registered with
-    :func:`accept_lesion_type` that has the same attributes and was validated the same way."""
-
-    @property
-    def lesion_id(self) -> str: ...
-    @property
-    def organ(self) -> str: ...
-    @property
-    def diameter_mm(self) -> float | None: ...
-    @property
-    def is_node(self) -> bool: ...
-    @property
-    def too_small_to_measure(self) -> bool: ...
 
 
 _LESION_TYPES: set[type] = {LesionObservation}
@@ -370,53 +362,19 @@ class TimepointResponse:
 
 _QuickResponse = quick(TimepointResponse)
 
-# Sizes are exact decimals in micrometres: an ``int`` when the millimetres have at most 3 decimals
-# (every real measurement), otherwise a ``Fraction``. Sums and comparisons are then exact integer
-# arithmetic, with the same results as on the exact decimals in millimetres.
-_Exact: TypeAlias = "int | Fraction"
-_UM_PER_MM = 1000
-_FAST_LIMIT_MM = 1e9  # below it, floats are far closer together than 0.001 mm
-
-
-def _micrometres(name: str, value: float) -> _Exact:
-    """The exact decimal of ``value`` (mm) in micrometres."""
-    if type(value) is float and -_FAST_LIMIT_MM < value < _FAST_LIMIT_MM:
-        scaled = round(value * _UM_PER_MM)
-        # the decimal scaled/1000 reads back as value: it is the shortest repr (same digits or
-        # fewer, and two decimals of at most 3 places are never within one float spacing here)
-        if scaled / _UM_PER_MM == value:
-            return scaled
-    elif type(value) is int:
-        return value * _UM_PER_MM
-    exact = exact_decimal(name, value) * _UM_PER_MM
-    return exact.numerator if exact.denominator == 1 else exact
-
 
 def _ratio(name: str, value: float) -> tuple[int, int]:
     exact = exact_decimal(name, value)
     return exact.numerator, exact.denominator
 
 
-@dataclass(frozen=True, slots=True)
-class _Limits:
-    """The numbers of a :class:`RecistCriteria`, exact: lengths in µm, ratios as (num, den)."""
-
-    too_small: _Exact
-    measurable: _Exact
-    measurable_node: _Exact
-    pathological_node: _Exact
-    pd_absolute: _Exact
-    pd_increase: tuple[int, int]
-    pr_decrease: tuple[int, int]
-
-
-def _make_limits(criteria: RecistCriteria) -> _Limits:
-    return _Limits(
-        too_small=_micrometres("too_small_mm", criteria.too_small_mm),
-        measurable=_micrometres("min_measurable_mm", criteria.min_measurable_mm),
-        measurable_node=_micrometres("min_measurable_node_mm", criteria.min_measurable_node_mm),
-        pathological_node=_micrometres("pathological_node_mm", criteria.pathological_node_mm),
-        pd_absolute=_micrometres("pd_absolute_mm", criteria.pd_absolute_mm),
+def _make_limits(criteria: RecistCriteria) -> Limits:
+    return Limits(
+        too_small=micrometres("too_small_mm", criteria.too_small_mm),
+        measurable=micrometres("min_measurable_mm", criteria.min_measurable_mm),
+        measurable_node=micrometres("min_measurable_node_mm", criteria.min_measurable_node_mm),
+        pathological_node=micrometres("pathological_node_mm", criteria.pathological_node_mm),
+        pd_absolute=micrometres("pd_absolute_mm", criteria.pd_absolute_mm),
         pd_increase=_ratio("pd_increase", criteria.pd_increase),
         pr_decrease=_ratio("pr_decrease", criteria.pr_decrease),
     )
@@ -426,27 +384,13 @@ _cached_limits = lru_cache(maxsize=64)(_make_limits)
 _DEFAULT_LIMITS = _make_limits(_DEFAULT)
 
 
-def _limits(criteria: RecistCriteria) -> _Limits:
+def _limits(criteria: RecistCriteria) -> Limits:
     if criteria is _DEFAULT:
         return _DEFAULT_LIMITS
     try:
         return _cached_limits(criteria)
     except TypeError:  # not hashable
         return _make_limits(criteria)
-
-
-def _size(obs: Lesion, limits: _Limits) -> _Exact | None:
-    """The size that enters a sum: 5 mm if too small, ``None`` if not evaluated."""
-    if obs.too_small_to_measure:
-        return limits.too_small
-    mm = obs.diameter_mm
-    if mm is None:
-        return None
-    if type(mm) is float and -1e9 < mm < 1e9:  # the fast path of _micrometres, inlined
-        um = round(mm * 1000)
-        if um / 1000 == mm:
-            return um
-    return _micrometres("diameter_mm", mm)
 
 
 def is_measurable(obs: Lesion, criteria: RecistCriteria = _DEFAULT) -> bool:
@@ -467,7 +411,7 @@ def is_measurable(obs: Lesion, criteria: RecistCriteria = _DEFAULT) -> bool:
     if obs.too_small_to_measure or obs.diameter_mm is None:
         return False
     limits = _limits(criteria)
-    size = _micrometres("diameter_mm", obs.diameter_mm)
+    size = micrometres("diameter_mm", obs.diameter_mm)
     return size >= (limits.measurable_node if obs.is_node else limits.measurable)
 
 
@@ -502,168 +446,13 @@ def select_targets(
     >>> select_targets(lesions)
     TargetSelection(targets=('L2', 'L1'), non_targets=('L0',), normal_nodes=())
     """
-    return _select(_unique(baseline, "baseline"), criteria, _limits(criteria))[0]
-
-
-def _select(
-    by_id: dict[str, Lesion], criteria: RecistCriteria, limits: _Limits
-) -> tuple[TargetSelection, dict[str, _Exact]]:
-    """The selection, and the baseline size of every target."""
-    candidates: list[tuple[_Exact, str]] = []  # (-size, lesion_id): largest first, then by id
-    normal_nodes: list[str] = []
-    pathological_node, measurable_node = limits.pathological_node, limits.measurable_node
-    measurable = limits.measurable
-    for obs in by_id.values():
-        size = _size(obs, limits)
-        if obs.is_node:
-            if size is None:
-                raise ClinicalValueError(
-                    f"baseline lesion {obs.lesion_id!r}: a lymph node needs its short axis to "
-                    "be classified (normal < 10 mm, non-target 10-15 mm, target ≥ 15 mm)"
-                )
-            if size < pathological_node:
-                normal_nodes.append(obs.lesion_id)
-                continue
-        elif size == 0:
-            raise ClinicalValueError(
-                f"baseline lesion {obs.lesion_id!r}: diameter 0 mm (disappeared) at baseline"
-            )
-        if (
-            size is not None
-            and not obs.too_small_to_measure
-            and size >= (measurable_node if obs.is_node else measurable)
-        ):
-            candidates.append((-size, obs.lesion_id))
-    candidates.sort()
-    targets: list[str] = []
-    sizes: dict[str, _Exact] = {}
-    per_organ: dict[str, int] = {}
-    max_targets, max_per_organ = criteria.max_targets, criteria.max_targets_per_organ
-    for negative, lesion_id in candidates:
-        if len(targets) >= max_targets:
-            break
-        organ = by_id[lesion_id].organ.strip().casefold()
-        count = per_organ.get(organ, 0)
-        if count < max_per_organ:
-            targets.append(lesion_id)
-            sizes[lesion_id] = -negative
-            per_organ[organ] = count + 1
-    if normal_nodes:
-        chosen = sizes.keys() | normal_nodes
-        non_targets = tuple([lesion_id for lesion_id in by_id if lesion_id not in chosen])
-    else:
-        non_targets = tuple([lesion_id for lesion_id in by_id if lesion_id not in sizes])
-    return TargetSelection(tuple(targets), non_targets, tuple(normal_nodes)), sizes
-
-
-def _is_pd(total: _Exact, nadir: _Exact, limits: _Limits) -> bool:
-    increase = total - nadir
-    num, den = limits.pd_increase
-    return increase * den >= num * nadir and increase >= limits.pd_absolute
-
-
-# What the pathway engine reads of a timepoint: overall, target and non-target responses, the sum
-# in mm, and the changes from baseline and from the nadir (see TimepointResponse).
-BriefResponse: TypeAlias = (
-    "tuple[OverallResponse, TargetResponse | None, NonTargetResponse | None,"
-    " float | None, float | None, float | None]"
-)
-
-# (response, sum, baseline sum, nadir sum)
-_TargetResult: TypeAlias = (
-    "tuple[TargetResponse | None, _Exact | None, _Exact | None, _Exact | None]"
-)
-
-
-def _target_response(
-    active: Sequence[str],
-    baseline: _Exact,
-    nadir: _Exact,
-    now: dict[str, _Exact | None],
-    is_node: dict[str, bool],
-    limits: _Limits,
-) -> _TargetResult:
-    if not active:
-        return None, None, None, None
-    partial: _Exact = 0
-    known = 0
-    for t in active:
-        size = now[t]
-        if size is not None:
-            partial += size
-            known += 1
-    if _is_pd(partial, nadir, limits):
-        return "PD", partial if known == len(active) else None, baseline, nadir
-    if known < len(active):
-        return "NE", None, baseline, nadir
-    node_limit = limits.pathological_node
-    if all((now[t] or 0) < node_limit if is_node[t] else now[t] == 0 for t in active):
-        return "CR", partial, baseline, nadir
-    num, den = limits.pr_decrease
-    if (partial - baseline) * den <= -num * baseline:
-        return "PR", partial, baseline, nadir
-    return "SD", partial, baseline, nadir
-
-
-def _non_target_response(
-    remaining: Sequence[str],
-    observations: dict[str, Lesion],
-    progression: bool,
-    markers_above_normal: bool,
-    limits: _Limits,
-) -> NonTargetResponse | None:
-    if progression:
-        return "PD"
-    if not remaining:
-        return None
-    present = unevaluated = False
-    node_limit = limits.pathological_node
-    for lesion_id in remaining:
-        obs = observations.get(lesion_id)
-        size = None if obs is None else _size(obs, limits)
-        if obs is None or size is None:
-            unevaluated = True
-        elif size >= node_limit if obs.is_node else size > 0:
-            present = True
-            break
-    if present:
-        return "NON_CR_NON_PD"
-    if unevaluated:
-        return "NE"
-    return "NON_CR_NON_PD" if markers_above_normal else "CR"
-
-
-def _overall(
-    target: TargetResponse | None,
-    non_target: NonTargetResponse | None,
-    new_lesion: bool,
-    markers_above_normal: bool,
-) -> OverallResponse:
-    if new_lesion or target == "PD" or non_target == "PD":
-        return "PD"
-    if target is None:  # non-target disease only (RECIST 1.1 Table 5)
-        if non_target is None:  # every lesion treated: see the module notes
-            return "NON_CR_NON_PD" if markers_above_normal else "CR"
-        return non_target
-    if target == "NE":
-        return "NE"
-    if target == "CR":
-        if non_target == "CR" or (non_target is None and not markers_above_normal):
-            return "CR"
-        return "PR"
-    return target
-
-
-def _fraction_change(value: _Exact | None, reference: _Exact | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    # int / int is correctly rounded, as is float() of a Fraction: the float of the exact ratio
-    return float((value - reference) / reference)
-
-
-def _as_float(value: _Exact | None) -> float | None:
-    """Micrometres back to millimetres, rounded once."""
-    return None if value is None else float(value / _UM_PER_MM)
+    targets, non_targets, normal_nodes, _ = select(
+        _unique(baseline, "baseline"),
+        criteria.max_targets,
+        criteria.max_targets_per_organ,
+        _limits(criteria),
+    )
+    return TargetSelection(targets, non_targets, normal_nodes)
 
 
 def assess_series(
@@ -724,27 +513,21 @@ class RecistSeries:
     """
 
     def __init__(self, baseline: Sequence[Lesion], criteria: RecistCriteria = _DEFAULT) -> None:
-        self._by_id = _unique(baseline, "baseline")
-        self._limits = _limits(criteria)
-        self._selection, self._base_sizes = _select(self._by_id, criteria, self._limits)
-        if not self._selection.targets and not self._selection.non_targets:
+        by_id = _unique(baseline, "baseline")
+        limits = _limits(criteria)
+        targets, non_targets, _, sizes = select(
+            by_id, criteria.max_targets, criteria.max_targets_per_organ, limits
+        )
+        if not targets and not non_targets:
             raise ClinicalValueError(
                 "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
             )
-        self._is_node = {lesion_id: obs.is_node for lesion_id, obs in self._by_id.items()}
-        self._history: list[dict[str, _Exact | None]] = []
-        self._treated: set[str] = set()
-        self._active: list[str] = []
-        self._remaining: list[str] = []
-        self._treated_ids: tuple[str, ...] = ()
-        # baseline and nadir sums over the active targets, the nadir over _history[:_folded]
-        self._baseline: _Exact = 0
-        self._nadir: _Exact | None = None
-        self._folded = 0
+        self.series = Series(by_id, limits, targets, non_targets, sizes)
+        """The running sums (what :meth:`add_brief` asks, also reachable without this wrapper)."""
 
     def add(self, timepoint: Timepoint) -> TimepointResponse:
         """Assess the next timepoint (chronological order)."""
-        number = len(self._history) + 1
+        number = len(self.series.history) + 1
         return self.add_checked(
             _unique(timepoint.observations, f"timepoint {number}"),
             timepoint.treated,
@@ -764,22 +547,23 @@ class RecistSeries:
     ) -> TimepointResponse:
         """:meth:`add` for a timepoint whose parts were already checked as :class:`Timepoint`
         checks them, the observations keyed by their (distinct) lesion ids."""
-        response, non_target, total, base_sum, nadir_sum = self._assess(
+        series = self.series
+        response, non_target, total, base_sum, nadir_sum = series.assess(
             observations, treated, non_target_progression, markers_above_normal
         )
-        extra = observations.keys() - self._by_id.keys()
+        extra = observations.keys() - series.by_id.keys()
         return _QuickResponse(
             target_response=response,
             non_target_response=non_target,
             new_lesion=new_lesion,
-            overall=_overall(response, non_target, new_lesion, markers_above_normal),
-            sum_mm=_as_float(total),
-            baseline_sum_mm=_as_float(base_sum),
-            nadir_sum_mm=_as_float(nadir_sum),
-            change_from_baseline=_fraction_change(total, base_sum),
-            change_from_nadir=_fraction_change(total, nadir_sum),
-            targets=tuple(self._active),
-            treated=self._treated_ids,
+            overall=overall(response, non_target, new_lesion, markers_above_normal),
+            sum_mm=as_float(total),
+            baseline_sum_mm=as_float(base_sum),
+            nadir_sum_mm=as_float(nadir_sum),
+            change_from_baseline=fraction_change(total, base_sum),
+            change_from_nadir=fraction_change(total, nadir_sum),
+            targets=tuple(series.active),
+            treated=series.treated_ids,
             untracked=tuple(sorted(extra)) if extra else (),
         )
 
@@ -793,70 +577,9 @@ class RecistSeries:
     ) -> BriefResponse:
         """:meth:`add_checked` answering only (overall, target, non-target response, sum in mm,
         change from baseline, change from nadir): what the pathway engine reads."""
-        response, non_target, total, base_sum, nadir_sum = self._assess(
-            observations, treated, non_target_progression, False
+        return self.series.brief(
+            observations,
+            treated,
+            new_lesion=new_lesion,
+            non_target_progression=non_target_progression,
         )
-        return (
-            _overall(response, non_target, new_lesion, False),
-            response,
-            non_target,
-            None if total is None else float(total / _UM_PER_MM),
-            _fraction_change(total, base_sum),
-            _fraction_change(total, nadir_sum),
-        )
-
-    def _assess(
-        self,
-        observations: dict[str, Lesion],
-        treated: AbstractSet[str],
-        non_target_progression: bool,
-        markers_above_normal: bool,
-    ) -> tuple[
-        TargetResponse | None,
-        NonTargetResponse | None,
-        _Exact | None,
-        _Exact | None,
-        _Exact | None,
-    ]:
-        by_id, limits, selection = self._by_id, self._limits, self._selection
-        newly = treated - self._treated
-        if newly & by_id.keys() or not self._history:
-            # what treatment leaves to assess changes only when a baseline lesion is treated
-            self._treated |= newly & by_id.keys()
-            treated = self._treated
-            self._active = [t for t in selection.targets if t not in treated]
-            self._remaining = [n for n in selection.non_targets if n not in treated]
-            self._treated_ids = tuple(sorted(treated))
-            self._nadir = None
-        active = self._active
-        # targets only leave the active set (treated is cumulative): later sums need only these
-        now: dict[str, _Exact | None] = {
-            t: (_size(observations[t], limits) if t in observations else None) for t in active
-        }
-        history = self._history
-        nadir = self._nadir
-        if nadir is None:
-            nadir = 0
-            for t in active:
-                nadir += self._base_sizes[t]
-            self._baseline, self._folded = nadir, 0
-        for k in range(self._folded, len(history)):
-            earlier = history[k]
-            earlier_sum: _Exact = 0
-            for t in active:
-                size = earlier[t]
-                if size is None:
-                    break
-                earlier_sum += size
-            else:
-                if earlier_sum < nadir:
-                    nadir = earlier_sum
-        self._nadir, self._folded = nadir, len(history)
-        response, total, base_sum, nadir_sum = _target_response(
-            active, self._baseline, nadir, now, self._is_node, limits
-        )
-        history.append(now)
-        non_target = _non_target_response(
-            self._remaining, observations, non_target_progression, markers_above_normal, limits
-        )
-        return response, non_target, total, base_sum, nadir_sum
