@@ -29,9 +29,11 @@ Examples
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -116,6 +118,12 @@ _MAIN_RANK = {
 }
 _FIRST_RANK = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_visit": 2}
 _DECISIONS = frozenset({"rfa_session", "systemic_cycle"})
+
+
+def _day_order(event: Event) -> tuple[date, int]:
+    return event.date, _RANK[event.type]
+
+
 # The records, built from the simulator's values without validating each (see _records).
 _ablated_lesion = maker(AblatedLesion)
 _adverse_event = maker(AdverseEvent)
@@ -242,6 +250,45 @@ def _weighted(rng: random.Random, items: Iterable[Any], weights: Iterable[float]
     return rng.choices(list(items), weights=list(weights))[0]
 
 
+class _Choice:
+    """A weighted choice among fixed items, drawn as ``rng.choices(items, weights)[0]`` draws it
+    (one ``rng.random()``, the same item), without summing the weights at every draw."""
+
+    __slots__ = ("cumulative", "hi", "items", "total")
+
+    def __init__(self, items: Iterable[Any], weights: Iterable[float]) -> None:
+        self.items = list(items)
+        self.cumulative = list(itertools.accumulate(weights))
+        if len(self.cumulative) != len(self.items):
+            raise ValueError("one weight per item")
+        self.total = self.cumulative[-1] + 0.0
+        if not 0.0 < self.total < math.inf:
+            raise ValueError("the weights must add up to a positive, finite total")
+        self.hi = len(self.items) - 1
+
+    def draw(self, rng: random.Random) -> Any:
+        return self.items[bisect.bisect(self.cumulative, rng.random() * self.total, 0, self.hi)]
+
+
+# Choices by the weights of the patient model they come from (the model is frozen; the weights
+# are kept with their choice so that their id stays theirs).
+_CHOICES: dict[int, tuple[object, _Choice]] = {}
+
+
+def _choice(weights: tuple[float, ...] | Mapping[Any, float]) -> _Choice:
+    """The choice among a weight table's keys (a mapping) or positions (a tuple)."""
+    found = _CHOICES.get(id(weights))
+    if found is None or found[0] is not weights:
+        if len(_CHOICES) > 1024:
+            _CHOICES.clear()
+        if isinstance(weights, Mapping):
+            choice = _Choice(weights, weights.values())
+        else:
+            choice = _Choice(range(len(weights)), weights)
+        found = _CHOICES[id(weights)] = (weights, choice)
+    return found[1]
+
+
 def _vessel(rng: random.Random, model: PatientModel) -> float:
     b = model.baseline
     return round(
@@ -264,7 +311,7 @@ def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> Pati
         if u < b.ras_mutant + b.ras_unknown
         else "wild_type"
     )
-    n = 2 + _weighted(rng, range(len(b.lesion_count_weights)), b.lesion_count_weights)
+    n = 2 + _choice(b.lesion_count_weights).draw(rng)
     lesions = []
     for k in range(n):
         d = b.diameter_median_mm * math.exp(rng.gauss(0.0, b.diameter_sdlog))
@@ -273,7 +320,7 @@ def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> Pati
             LesionBaseline(
                 f"L{k + 1}",
                 d,
-                _weighted(rng, b.segment_weights, b.segment_weights.values()),
+                _choice(b.segment_weights).draw(rng),
                 rng.random() < b.us_visible_probability,
                 _vessel(rng, m),
             )
@@ -281,13 +328,13 @@ def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> Pati
     return PatientBaseline(
         sex="F" if rng.random() < b.female_fraction else "M",
         age=age,
-        ecog=_weighted(rng, range(len(b.ecog_weights)), b.ecog_weights),
+        ecog=_choice(b.ecog_weights).draw(rng),
         ras_status=ras,
         braf_mutant=ras == "wild_type" and rng.random() < b.braf_mutant_in_ras_wild_type,
         cea_ng_ml=round(b.cea_median_ng_ml * math.exp(rng.gauss(0.0, b.cea_sdlog)), 1),
         extrahepatic_disease=rng.random() < b.extrahepatic_disease_probability,
         lesions=tuple(lesions),
-        regimen=_weighted(rng, s.regimen_weights, s.regimen_weights.values()),
+        regimen=_choice(s.regimen_weights).draw(rng),
         bevacizumab=rng.random() < s.bevacizumab_probability,
         anti_egfr=ras == "wild_type" and rng.random() < s.anti_egfr_probability_ras_wild_type,
     )
@@ -308,8 +355,16 @@ class _Lesion:
     residual: bool = False  # the 1-month scan will show residual tumour
     ltp_day: date | None = None
     margin: float | None = None
+    last: LesionMeasurement | None = None  # the last measurement (frozen: shared by records)
 
     def measurement(self) -> LesionMeasurement:
+        last = self.last
+        if last is not None and last.diameter_mm == self.diameter:
+            return last
+        self.last = last = self._measure()
+        return last
+
+    def _measure(self) -> LesionMeasurement:
         if self.organ == "liver":
             return _lesion_measurement(
                 lesion_id=self.lesion_id,
@@ -354,9 +409,7 @@ class _Patient:
         x = _Lesion(
             lid,
             round(diameter, 1),
-            _weighted(self.rng, b.segment_weights, b.segment_weights.values())
-            if organ == "liver"
-            else None,
+            _choice(b.segment_weights).draw(self.rng) if organ == "liver" else None,
             self.rng.random() < b.us_visible_probability,
             _vessel(self.rng, self.model),
             organ,
@@ -516,6 +569,7 @@ class _Loop:
         self.skipped: set[str] = set()
         self.missed: list[tuple[str, date]] = []
         self.evaluations = 0
+        self.cut = self.end + _DAY  # death, loss to follow-up or the end of the horizon
         self.last_session: date | None = None
         self.cycle_since_session = True
         self.agents: tuple[Agent, ...] | None = None
@@ -525,7 +579,9 @@ class _Loop:
 
     def record(self, records: list[Event]) -> None:
         """Feed ``records`` (all of one day) to the engine in its day order."""
-        for event in sorted(records, key=lambda r: (r.date, _RANK[r.type])):
+        if len(records) > 1:
+            records = sorted(records, key=_day_order)
+        for event in records:
             key = (event.date, _RANK[event.type])
             self.events.append(event)
             if self.last_key is not None and key < self.last_key:
@@ -571,13 +627,12 @@ class _Loop:
         self.screen()
         for _ in range(_MAX_STEPS):
             self.evaluations += 1
+            today = self.today
             actions = [
                 a
-                for a in self.state.next_actions(self.today)
-                if a.latest >= self.today or self._key(a) in self.deferred
-            ]
-            actions = [
-                a for a in actions if a.kind != "follow_up_visit" or a.visit_id not in self.skipped
+                for a in self.state.next_actions(today)
+                if (a.latest >= today or self._key(a) in self.deferred)
+                and (a.kind != "follow_up_visit" or a.visit_id not in self.skipped)
             ]
             if not actions:
                 break
@@ -598,40 +653,47 @@ class _Loop:
         return (a.kind, a.visit_id if a.kind == "follow_up_visit" else a.session)
 
     def choose(self, actions: list[NextAction]) -> tuple[NextAction, date]:
-        today = self.today
-
-        def window(a: NextAction) -> tuple[date, date]:
-            d = self.deferred.get(self._key(a))
+        """The action done next (the earliest window first, then by rank) and its day."""
+        today, deferred = self.today, self.deferred
+        decided = self.decided.get(today, 0)
+        wait = None
+        if self.failed_cycle_labs is not None:
+            # labs failed this morning: the team waits before trying again
+            wait = self.failed_cycle_labs + timedelta(days=self.protocol.systemic.cycle_delay_days)
+        windows: list[tuple[date, date]] = []
+        best = -1
+        best_key: tuple[date, int, date, str] | None = None
+        for i, a in enumerate(actions):
+            d = deferred.get(self._key(a)) if deferred else None
             if d is not None:
-                return d.day, d.day
-            lo = max(a.earliest, today)
-            if lo == today and _FIRST_RANK[a.kind] < self.decided.get(today, 0):
-                lo = today + _DAY
-            hi = max(a.latest, lo)
-            if a.kind == "systemic_cycle" and self.failed_cycle_labs is not None:
-                # labs failed this morning: the team waits before trying again
-                lo = max(
-                    lo,
-                    self.failed_cycle_labs
-                    + timedelta(days=self.protocol.systemic.cycle_delay_days),
-                )
-                hi = max(hi, lo)
-            return lo, hi
-
-        windows = {id(a): window(a) for a in actions}
-        a = min(actions, key=lambda x: (windows[id(x)][0], _MAIN_RANK[x.kind], x.target, x.kind))
-        lo, hi = windows[id(a)]
-        if self._key(a) in self.deferred:
+                lo = hi = d.day
+            else:
+                lo = a.earliest if a.earliest > today else today
+                if lo == today and _FIRST_RANK[a.kind] < decided:
+                    lo = today + _DAY
+                hi = a.latest if a.latest > lo else lo
+                if wait is not None and a.kind == "systemic_cycle":
+                    if wait > lo:
+                        lo = wait
+                    if lo > hi:
+                        hi = lo
+            windows.append((lo, hi))
+            key = (lo, _MAIN_RANK[a.kind], a.target, a.kind)
+            if best_key is None or key < best_key:
+                best, best_key = i, key
+        a = actions[best]
+        lo, hi = windows[best]
+        if deferred and self._key(a) in deferred:
             return a, lo
-        others = [windows[id(b)][1] for b in actions if b is not a and windows[id(b)][1] >= lo]
-        hi = min([hi, *others])
+        for i, (_, other) in enumerate(windows):
+            if i != best and lo <= other < hi:
+                hi = other
         spread = min((hi - lo).days, self.compliance.spread_days)
         return a, lo + timedelta(days=self.rng.randint(0, max(0, spread)))
 
     def stop_before(self, day: date) -> bool:
         """Death, loss to follow-up or the end of the horizon before ``day`` ends the history."""
-        cut = min(d for d in (self.death, self.dropout, self.end + _DAY) if d is not None)
-        if cut > day:
+        if self.cut > day:
             return False
         self.finish()
         return True
@@ -690,6 +752,7 @@ class _Loop:
             self.p.progression_day = self.progression
         if math.isfinite(dropout):
             self.dropout = day + timedelta(days=max(1, math.ceil(dropout)))
+        self.cut = min(d for d in (self.death, self.dropout, self.end + _DAY) if d is not None)
         if self.stratum:
             return [_randomization(date=day, arm=self.arm, stratum=dict(self.stratum))]
         return [_randomization(date=day, arm=self.arm)]
@@ -816,7 +879,7 @@ class _Loop:
                 continue
             if rng.random() >= t.per_cycle:
                 continue
-            grade = 1 + _weighted(rng, range(4), t.grade_weights)
+            grade = 1 + _choice(t.grade_weights).draw(rng)
             onset = day + timedelta(days=rng.randint(*tox.onset_days))
             end = onset + timedelta(days=rng.randint(*tox.duration_days))
             if t.lab is not None:
@@ -845,7 +908,7 @@ class _Loop:
             p.cea *= self.model.labs.cea_per_progression
         elif rng.random() >= d.further_progression:
             return [], False, False
-        form = _weighted(rng, d.progression_form_weights, d.progression_form_weights.values())
+        form = _choice(d.progression_form_weights).draw(rng)
         measurable = [x for x in p.measured() if x.organ == "liver" and x.diameter > 0]
         if form == "growth" and (not growth_allowed or not measurable):
             form = "new_liver"
@@ -874,7 +937,7 @@ class _Loop:
         else:
             factor_range = s.later_factor
             if purpose == "response" and p.scans == 0:
-                response = _weighted(rng, s.response_weights, s.response_weights.values())
+                response = _choice(s.response_weights).draw(rng)
                 factor_range = {"CR": (0.0, 0.0), "PR": s.pr_factor, "SD": s.sd_factor}[response]
             factor = rng.uniform(*factor_range)
             for x in p.measured():
@@ -976,7 +1039,7 @@ class _Loop:
             )
         complications = []
         if rng.random() < r.complication_probability:
-            grade = 1 + _weighted(rng, range(6), r.cirse_grade_weights)
+            grade = 1 + _choice(r.cirse_grade_weights).draw(rng)
             text, clavien = _COMPLICATIONS[grade - 1]
             complications.append(
                 _complication(
