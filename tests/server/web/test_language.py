@@ -78,3 +78,16 @@ def test_changing_language_needs_the_csrf_token(study: Study) -> None:
     client.force_login(study.coordinator)
     assert choose(client, "zh-hans").status_code == 403
     assert not LanguagePreference.objects.filter(user=study.coordinator).exists()
+
+
+def test_the_patient_page_names_codes_in_chinese(study: Study) -> None:
+    client = Client()
+    client.force_login(study.coordinator)
+    choose(client, "zh-hans")
+    page = client.get(reverse("web:patient", args=[study.patient_a.pk])).content.decode()
+    assert '<th class="num">血小板</th>' in page  # the trend table's analytes
+    assert "<title>血小板：" in page  # the chart's accessible title
+    assert "试验组" in page and "experimental" not in page  # the arm in the timeline
+    assert "CT, 基线:" in page  # the purpose of a scan
+    lab_form = client.get(reverse("web:record", args=[study.patient_a.pk, "lab_panel"]))
+    assert ">血小板<" in lab_form.content.decode()

@@ -38,6 +38,7 @@ from rfatrial.server.web.access import (
     signed_in,
     user_roles,
 )
+from rfatrial.server.web.terms import term
 
 __all__ = [
     "lock_view",
@@ -99,7 +100,7 @@ def queries_page(request: HttpRequest) -> HttpResponse:
             "kind_labels": KIND_LABELS,
             "statuses": [
                 ("open", _("open (new or answered)")),
-                *QueryStatus.choices,
+                *((value, term(value)) for value in QueryStatus.values),
                 ("", _("all")),
             ],
             "status": status,

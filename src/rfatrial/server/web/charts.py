@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
+from django.utils.translation import gettext
+
 from rfatrial.kernel.protocol import Protocol, ThresholdCriterion
+from rfatrial.server.web.terms import term
 
 __all__ = ["TREND_ANALYTES", "gate_limits", "sparkline"]
 
@@ -42,9 +45,10 @@ def sparkline(
         sign = "≥" if op == ">=" else "≤"
         uln = next((u for _, _, u in reversed(points) if u is not None), None)
         if fixed is not None:
-            line_at, label = fixed, f"gate {sign} {fixed:g}"
+            line_at, label = fixed, gettext("gate %(limit)s") % {"limit": f"{sign} {fixed:g}"}
         elif multiple is not None and uln is not None:
-            line_at, label = multiple * uln, f"gate {sign} {multiple:g}×ULN"
+            line_at = multiple * uln
+            label = gettext("gate %(limit)s") % {"limit": f"{sign} {multiple:g}×ULN"}
     lo = min([*values, *([line_at] if line_at is not None else [])])
     hi = max([*values, *([line_at] if line_at is not None else [])])
     if hi == lo:
@@ -64,8 +68,13 @@ def sparkline(
     parts = [
         f'<svg class="spark" role="img" width="{width}" height="{height}"'
         f' viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(analyte)}: {len(points)} value(s), last {values[-1]:g}"
-        f"{(' (' + escape(label) + ')') if label else ''}</title>",
+        "<title>"
+        + escape(
+            gettext("%(analyte)s: %(n)d value(s), last %(last)s")
+            % {"analyte": term(analyte), "n": len(points), "last": f"{values[-1]:g}"}
+        )
+        + (f" ({escape(label)})" if label else "")
+        + "</title>",
     ]
     if line_at is not None:
         _, y = xy(points[0][0], line_at)

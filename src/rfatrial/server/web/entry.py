@@ -24,6 +24,7 @@ from django.forms import BaseFormSet, formset_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from rfatrial.kernel.history import LabPanel, RfaSession
 from rfatrial.kernel.protocol import default_protocol
@@ -450,12 +451,16 @@ class EntryKind:
 
 ENTRY_KINDS: dict[str, EntryKind] = {
     "screening": EntryKind(ScreeningForm, build_screening),
-    "systemic_cycle": EntryKind(CycleForm, build_cycle, AgentForm, "Agents", 3),
-    "imaging": EntryKind(ImagingForm, build_imaging, MeasurementForm, "Lesions", 3),
+    "systemic_cycle": EntryKind(CycleForm, build_cycle, AgentForm, gettext_noop("Agents"), 3),
+    "imaging": EntryKind(ImagingForm, build_imaging, MeasurementForm, gettext_noop("Lesions"), 3),
     "lab_panel": EntryKind(LabForm, build_labs),
-    "rfa_session": EntryKind(RfaForm, build_rfa, AblationForm, "Lesions ablated", 1),
+    "rfa_session": EntryKind(RfaForm, build_rfa, AblationForm, gettext_noop("Lesions ablated"), 1),
     "post_rfa_scan": EntryKind(
-        PostRfaForm, build_post_rfa, PostRfaRowForm, "Ablated lesions and new lesions", 2
+        PostRfaForm,
+        build_post_rfa,
+        PostRfaRowForm,
+        gettext_noop("Ablated lesions and new lesions"),
+        2,
     ),
     "follow_up_visit": EntryKind(FollowUpForm, build_follow_up),
     "adverse_event": EntryKind(AdverseEventForm, build_adverse_event),

@@ -273,12 +273,12 @@ class LabForm(EventForm):
     def lab_rows(self) -> list[dict[str, Any]]:
         return [
             {
-                "label": label,
+                "label": capfirst(term(analyte)),
                 "unit": unit,
                 "value": self[analyte],
                 "uln": self[f"{analyte}_uln"] if uln is not None else None,
             }
-            for analyte, label, unit, uln in LAB_FIELDS
+            for analyte, _label, unit, uln in LAB_FIELDS
         ]
 
 

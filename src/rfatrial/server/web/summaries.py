@@ -50,13 +50,13 @@ def event_summary(e: Any) -> dict[str, str]:
             + (f", ECOG {e.ecog}" if e.ecog is not None else "")
         )
     elif t == "randomization":
-        text = _("arm %(arm)s") % {"arm": e.arm}
+        text = _("arm %(arm)s") % {"arm": term(e.arm)}
     elif t == "systemic_cycle":
         agents = ", ".join(f"{a.name} {a.dose:g} {a.unit}" for a in e.agents)
         text = f"{e.regimen} (" + _("line %(line)s") % {"line": e.line} + ")"
         text += f": {agents}" if agents else ""
     elif t == "imaging":
-        text = f"{e.modality}, {e.purpose.replace('_', ' ')}: {_sizes(e.lesions)}"
+        text = f"{e.modality}, {term(e.purpose)}: {_sizes(e.lesions)}"
         if e.new_lesions:
             text += "; " + _("new: %(sizes)s") % {"sizes": _sizes(e.new_lesions)}
         if e.local_progression:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = ["TERMS", "term"]
 
@@ -62,6 +63,7 @@ TERMS: dict[str, str | Promise] = {
     "baseline": _("baseline"),
     "response": _("response"),
     # analytes
+    "child_pugh": _("Child-Pugh class"),
     "platelets": _("platelets"),
     "neutrophils": _("neutrophils"),
     "hemoglobin": _("hemoglobin"),
@@ -81,6 +83,10 @@ TERMS: dict[str, str | Promise] = {
     "labs": _("Labs"),
     "tumour_markers": _("Tumour markers"),
     "ecg": _("ECG"),
+    # status of a data query
+    "new": pgettext_lazy("query status", "New"),
+    "answered": _("Answered"),
+    "closed": _("Closed"),
     # sex
     "F": _("female"),
     "M": _("male"),
