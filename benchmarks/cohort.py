@@ -89,6 +89,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="for simulate_cohort"
     )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="where the cohorts are written (default: the system's temporary directory)",
+    )
     args = parser.parse_args()
     protocol = default_protocol()
     horizon = protocol.randomization.randomize_within_days + round(
@@ -131,7 +136,7 @@ def main() -> None:
     for workers in sorted({1, args.workers}):
 
         def cohort(workers: int = workers) -> None:
-            with tempfile.TemporaryDirectory() as out:
+            with tempfile.TemporaryDirectory(dir=args.dir) as out:
                 simulate_cohort(n, 10, args.seed, out, compliance=compliance, workers=workers)
 
         print(load())

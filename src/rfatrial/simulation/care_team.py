@@ -70,6 +70,7 @@ from rfatrial.simulation._records import maker
 from rfatrial.simulation.patient_model import (
     DAYS_PER_MONTH,
     CourseTimes,
+    GradedRange,
     PatientModel,
     default_patient_model,
 )
@@ -424,23 +425,79 @@ class _Patient:
 # --- lab panels --------------------------------------------------------------------------------
 
 
-# Lab results by (analyte, value, unit, uln): the values are rounded, so that most results have
-# been drawn before, and a record is frozen, so that panels can share it.
-_RESULTS: dict[tuple[str, float, str, float | None], LabResult] = {}
+class _Results:
+    """The results of one analyte, one record per value: the values are rounded, so that most
+    have been drawn before, and a record is frozen, so that panels share it."""
+
+    __slots__ = ("analyte", "records", "uln", "unit")
+
+    def __init__(self, analyte: str, unit: str, uln: float | None = None) -> None:
+        self.analyte, self.unit, self.uln = analyte, unit, uln
+        self.records: dict[float, LabResult] = {}
+
+    def __call__(self, value: float) -> LabResult:
+        found = self.records.get(value)
+        if found is None:
+            if len(self.records) >= 20_000:
+                self.records.clear()
+            found = self.records[value] = _lab_result(
+                analyte=self.analyte, value=value, unit=self.unit, uln=self.uln
+            )
+        return found
 
 
-def _result(analyte: str, value: float, unit: str, uln: float | None = None) -> LabResult:
-    key = (analyte, value, unit, uln)
-    found = _RESULTS.get(key)
-    if found is None:
-        if len(_RESULTS) >= 100_000:
-            _RESULTS.clear()
-        found = _RESULTS[key] = _lab_result(analyte=analyte, value=value, unit=unit, uln=uln)
-    return found
+Span = tuple[float, float]  # (a, b - a): rng.uniform(a, b) is a + (b - a) * rng.random()
 
 
-def _uniform(rng: random.Random, pair: tuple[float, float], digits: int) -> float:
-    return round(rng.uniform(pair[0], pair[1]), digits)
+def _span(pair: tuple[float, float]) -> Span:
+    return pair[0], pair[1] - pair[0]
+
+
+class _LabTables:
+    """What a lab panel is drawn from, taken once from a patient model."""
+
+    def __init__(self, model: PatientModel) -> None:
+        labs = model.labs
+
+        def graded(r: GradedRange) -> tuple[Span, ...]:
+            return tuple(_span(r.for_grade(g)) for g in range(5))
+
+        self.neutrophils = graded(labs.neutrophils)
+        self.platelets = graded(labs.platelets)
+        self.platelets_grade_3 = _span(labs.platelets.grade_3)
+        self.hemoglobin = graded(labs.hemoglobin)
+        self.alt = graded(labs.alt)
+        self.ast_ratio = _span((0.7, 1.2))
+        self.bilirubin = _span(labs.bilirubin_umol_l)
+        self.albumin = _span(labs.albumin_g_l)
+        self.creatinine = _span(labs.creatinine_umol_l)
+        self.inr_normal, self.inr_abnormal = _span(labs.inr.normal), _span(labs.inr.abnormal)
+        self.alt_uln, self.ast_uln = labs.alt_uln, labs.ast_uln
+        self.gate_failure = labs.gate_failure
+        self.results = (
+            _Results("neutrophils", "10^9/L"),
+            _Results("platelets", "10^9/L"),
+            _Results("hemoglobin", "g/dL"),
+            _Results("inr", "ratio"),
+            _Results("bilirubin", "µmol/L", labs.bilirubin_uln),
+            _Results("alt", "U/L", labs.alt_uln),
+            _Results("ast", "U/L", labs.ast_uln),
+            _Results("albumin", "g/L"),
+            _Results("creatinine", "µmol/L", labs.creatinine_uln),
+        )
+        self.cea = _Results("cea", "ng/mL")
+
+
+_LAB_TABLES: dict[int, tuple[PatientModel, _LabTables]] = {}
+
+
+def _lab_tables(model: PatientModel) -> _LabTables:
+    found = _LAB_TABLES.get(id(model))
+    if found is None or found[0] is not model:
+        if len(_LAB_TABLES) > 64:
+            _LAB_TABLES.clear()
+        found = _LAB_TABLES[id(model)] = (model, _LabTables(model))
+    return found[1]
 
 
 def _panel(
@@ -455,23 +512,41 @@ def _panel(
     """A lab panel drawn on ``day`` from the patient's state.
 
     ``force``: "cycle" makes it fail the pre-cycle thresholds, "gate" the pre-RFA gate.
+    Each value is drawn as ``rng.uniform`` draws it (the same numbers), from tables made once.
     """
-    rng, labs = p.rng, p.model.labs
-    grade = {"neutrophils": 0, "platelets": 0, "hemoglobin": 0, "alt": 0}
-    for t in p.toxicities:
-        if t.start <= day < t.end:
-            grade[t.lab] = max(grade[t.lab], t.grade)
+    rng, t = p.rng, _lab_tables(p.model)
+    uniform = rng.random
+    neutrophils_grade = platelets_grade = hemoglobin_grade = alt_grade = 0
+    for x in p.toxicities:
+        if x.start <= day < x.end:
+            lab, g = x.lab, x.grade
+            if lab == "neutrophils":
+                neutrophils_grade = max(neutrophils_grade, g)
+            elif lab == "platelets":
+                platelets_grade = max(platelets_grade, g)
+            elif lab == "hemoglobin":
+                hemoglobin_grade = max(hemoglobin_grade, g)
+            elif lab == "alt":
+                alt_grade = max(alt_grade, g)
     if force == "cycle":
-        grade["neutrophils"] = max(grade["neutrophils"], 2)
-    neutrophils = _uniform(rng, labs.neutrophils.for_grade(grade["neutrophils"]), 2)
-    platelets = round(rng.uniform(*labs.platelets.for_grade(grade["platelets"])))
+        neutrophils_grade = max(neutrophils_grade, 2)
+    a, w = t.neutrophils[neutrophils_grade]
+    neutrophils = round(a + w * uniform(), 2)
+    a, w = t.platelets[platelets_grade]
+    platelets = round(a + w * uniform())
     if force == "gate":
-        platelets = min(platelets, round(rng.uniform(*labs.platelets.grade_3)))
-    hemoglobin = _uniform(rng, labs.hemoglobin.for_grade(grade["hemoglobin"]), 1)
-    alt_x = rng.uniform(*labs.alt.for_grade(grade["alt"]))
-    ast_x = alt_x * rng.uniform(0.7, 1.2)
-    bilirubin = rng.uniform(*labs.bilirubin_umol_l)
-    albumin = rng.uniform(*labs.albumin_g_l)
+        a, w = t.platelets_grade_3
+        platelets = min(platelets, round(a + w * uniform()))
+    a, w = t.hemoglobin[hemoglobin_grade]
+    hemoglobin = round(a + w * uniform(), 1)
+    a, w = t.alt[alt_grade]
+    alt_x = a + w * uniform()
+    a, w = t.ast_ratio
+    ast_x = alt_x * (a + w * uniform())
+    a, w = t.bilirubin
+    bilirubin = a + w * uniform()
+    a, w = t.albumin
+    albumin = a + w * uniform()
     if after_rfa is not None:
         r = p.model.rfa
         fade = max(0.0, 1.0 - (day - after_rfa).days / r.alt_recovery_days)
@@ -479,29 +554,28 @@ def _panel(
         alt_x, ast_x = alt_x * rise, ast_x * rise
         bilirubin *= 1.0 + (rng.uniform(*r.bilirubin_rise_factor) - 1.0) * fade
         albumin -= rng.uniform(*r.albumin_fall_g_l) * fade
-    if gate and rng.random() < labs.gate_failure:
+    if gate and rng.random() < t.gate_failure:
         p.inr_abnormal_until = day + timedelta(days=rng.randint(3, 10))
     inr_abnormal = p.inr_abnormal_until is not None and day < p.inr_abnormal_until
-    inr = _uniform(rng, labs.inr.abnormal if inr_abnormal else labs.inr.normal, 2)
+    a, w = t.inr_abnormal if inr_abnormal else t.inr_normal
+    inr = round(a + w * uniform(), 2)
+    a, w = t.creatinine
+    creatinine = round(a + w * uniform())
     # float(): the values a validated record would hold (a float field turns 180 into 180.0)
+    n, pl, hb, inr_, bili, alt, ast, alb, crea = t.results
     results = [
-        _result("neutrophils", neutrophils, "10^9/L"),
-        _result("platelets", float(platelets), "10^9/L"),
-        _result("hemoglobin", hemoglobin, "g/dL"),
-        _result("inr", inr, "ratio"),
-        _result("bilirubin", float(round(bilirubin)), "µmol/L", labs.bilirubin_uln),
-        _result("alt", float(round(alt_x * labs.alt_uln)), "U/L", labs.alt_uln),
-        _result("ast", float(round(ast_x * labs.ast_uln)), "U/L", labs.ast_uln),
-        _result("albumin", float(round(albumin)), "g/L"),
-        _result(
-            "creatinine",
-            float(round(rng.uniform(*labs.creatinine_umol_l))),
-            "µmol/L",
-            labs.creatinine_uln,
-        ),
+        n(neutrophils),
+        pl(float(platelets)),
+        hb(hemoglobin),
+        inr_(inr),
+        bili(float(round(bilirubin))),
+        alt(float(round(alt_x * t.alt_uln))),
+        ast(float(round(ast_x * t.ast_uln))),
+        alb(float(round(albumin))),
+        crea(float(creatinine)),
     ]
     if markers:
-        results.append(_result("cea", round(p.cea, 1), "ng/mL"))
+        results.append(t.cea(round(p.cea, 1)))
     return _lab_panel(date=day, results=results, ascites="none", encephalopathy="none")
 
 

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -291,7 +292,7 @@ def _follow(
         stratum=plan.stratum,
     )
     path = setup.out / f"{plan.patient_id}.json"
-    path.write_bytes(_history_json(sim.history))
+    _write(path, _history_json(sim.history))
     t = sim.truth
     entry = {
         "patient_id": plan.patient_id,
@@ -355,6 +356,17 @@ def _in_workers(
             pending.append(pool.submit(_follow_chunk, chunk))
         while pending:
             collect(pending.popleft().result())
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (created or truncated) without a buffered file object."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _history_json(history: PatientHistory) -> bytes:
