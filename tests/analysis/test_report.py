@@ -242,3 +242,25 @@ def test_a_small_study_whose_ph_test_cannot_be_done(tmp_path: Path) -> None:
     assert "Stratified Cox: HR not estimable (no finite maximum of the likelihood)" in text
     assert "Proportional hazards test not estimable" not in text
     assert "<td>Data source</td><td>twelve patients</td>" in text
+
+
+def test_forest_table_covers_every_endpoint(built: tuple[Path, ReportResult, list[str]]) -> None:
+    """The hazard ratios by stratum: every time-to-event endpoint, overall and by each level of
+    each randomization stratum factor, in the report's table."""
+    from rfatrial.analysis.datasets import ENDPOINTS
+
+    _, result, _ = built
+    text = result.html.read_text("utf-8")
+    table = text.split("<caption>Hazard ratios by stratum</caption>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([A-Z]+)</td><td>([^<]+)</td>", table)
+    assert sorted({e for e, _ in rows}) == sorted(ENDPOINTS)
+    per_endpoint = Counter(e for e, _ in rows)
+    assert len(set(per_endpoint.values())) == 1  # the same subgroups for each endpoint
+    labels = [label for e, label in rows if e == "OS"]
+    assert labels[0] == "Overall"
+    assert {label.split(":")[0] for label in labels[1:]} == {
+        "site",
+        "liver lesions",
+        "ras status",
+    }
+    assert "<figcaption>Forest plot</figcaption>" in text
