@@ -304,6 +304,20 @@ def test_seven_lesions_are_refused_with_the_rule_and_its_value() -> None:
     assert "7 lesions planned for session 1 (at most 6)" in finding.message
     assert finding.source == "rfa.max_lesions_per_session = 6 (protocol 1.0)"
     assert check.blocking("the surgeon asked for it") == (finding,)  # a reason does not help
+    # said with its own message id, so a page can say it in another language
+    assert finding.note.key == "planned.deviation.rfa_too_many_lesions"
+    assert dict(finding.note.params) == {"count": 7, "session": 1, "maximum": 6}
+
+
+def test_every_deviation_of_the_engine_has_a_planned_wording() -> None:
+    from rfatrial.kernel.batch_planner import PLANNER_TEMPLATES
+    from rfatrial.kernel.messages import TEMPLATES
+
+    for key, text in TEMPLATES.items():
+        if key.startswith("deviation."):
+            assert PLANNER_TEMPLATES["planned." + key] == text.replace(
+                " ablated in", " planned for"
+            )
 
 
 def test_one_lesion_when_only_one_remains_needs_a_reason() -> None:

@@ -39,19 +39,23 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, Union
 
 from rfatrial.kernel.evaluation import Evaluation
 from rfatrial.kernel.history import AblatedLesion, LesionMeasurement, PatientHistory, RfaSession
+from rfatrial.kernel.messages import TEMPLATES
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol
 
 __all__ = [
+    "PLANNER_TEMPLATES",
     "LesionFeatures",
     "LesionVerdict",
+    "Note",
     "PlanCheck",
     "PlanFinding",
     "SessionPlan",
@@ -63,6 +67,101 @@ __all__ = [
 ]
 
 Verdict = Literal["ablatable", "not_ablatable", "to_assess"]
+
+# --- the planner's texts, by message id (as kernel.messages does for the engine) ---------------
+
+_PLANNER_TEMPLATES: dict[str, str] = {
+    # why a lesion is not ablatable, or to assess
+    "planner.diameter_not_measured": "diameter not measured",
+    "planner.too_large": "{size} mm > {maximum} mm (planner.max_diameter_mm)",
+    "planner.visibility_not_recorded": "US/CEUS visibility not recorded",
+    "planner.not_visible": "not visible on US/CEUS (planner.require_us_visible)",
+    "planner.critical_distance_not_recorded": "distance to critical structures not recorded",
+    "planner.too_close_to_critical": (
+        "{distance} mm from a critical structure"
+        " (< {minimum} mm, planner.min_distance_to_critical_mm)"
+    ),
+    "planner.margin_not_assessed": "achievable margin not assessed",
+    "planner.margin_too_small": "margin {margin} mm < {minimum} mm (rfa.min_margin_mm)",
+    # what makes a lesion harder
+    "planner.larger_than_ideal": (
+        "{size} mm > {ideal} mm: complete ablation less likely (planner.ideal_max_diameter_mm)"
+    ),
+    "planner.margin_below_ideal": "margin {margin} mm < ideal {ideal} mm",
+    "planner.heat_sink": (
+        "large vessel {distance} mm away: heat sink (planner.heat_sink_distance_mm)"
+    ),
+    # findings on the investigator's choice
+    "planner.unknown_lesion": "{lesion} is not a lesion of this patient",
+    "planner.lesion_not_remaining": "{lesion} is {status}, not a remaining liver lesion",
+    "planner.lesion_not_ablatable": "{lesion} is not ablatable: {reasons}",
+    "planner.lesion_to_assess": "{lesion} is to assess: {reasons}",
+    "planner.lesion_risk": "{lesion}: {warning}",
+    "planner.no_lesion": "no lesion is chosen for the session",
+    "planner.off_study": "the patient is off study ({phase})",
+    "planner.no_planned_date": "the session has no planned date",
+    "planner.planned_in_the_past": (
+        "the planned date {planned} is before today ({today}): a past session is recorded,"
+        " not planned"
+    ),
+    "planner.changed_from_proposal.added": (
+        "the choice differs from the planner's proposal ({proposed}): added {added}"
+    ),
+    "planner.changed_from_proposal.left_out": (
+        "the choice differs from the planner's proposal ({proposed}): left out {left_out}"
+    ),
+    "planner.changed_from_proposal.both": (
+        "the choice differs from the planner's proposal ({proposed}): added {added};"
+        " left out {left_out}"
+    ),
+    # the engine's deviations of a recorded session, said of a planned one
+    "planned.deviation": "{text}",
+    **{
+        "planned." + key: text.replace(" ablated in", " planned for")
+        for key, text in TEMPLATES.items()
+        if key.startswith("deviation.")
+    },
+}
+
+PLANNER_TEMPLATES: Mapping[str, str] = MappingProxyType(_PLANNER_TEMPLATES)
+"""Message id → English ``str.format`` template of the planner's reasons, warnings and findings.
+A parameter is a value (``str.format``'s), a code, a lesion id, or a nested :class:`Note` (or a
+tuple of them, joined by "; ")."""
+
+NoteParam = Union[str, int, float, date, "Note", tuple["Note", ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One text of the planner: a message id of :data:`PLANNER_TEMPLATES` and its parameters.
+
+    Examples
+    --------
+    >>> Note("planner.margin_too_small", {"margin": 3, "minimum": 5}).text
+    'margin 3 mm < 5 mm (rfa.min_margin_mm)'
+    """
+
+    key: str
+    params: Mapping[str, NoteParam] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The English text."""
+        return _PLANNER_TEMPLATES[self.key].format_map(
+            {k: _english(v) for k, v in self.params.items()}
+        )
+
+
+def _english(value: NoteParam) -> str:
+    if isinstance(value, Note):
+        return value.text
+    if isinstance(value, tuple):
+        return "; ".join(_english(v) for v in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +183,19 @@ class LesionVerdict:
 
     lesion_id: str
     verdict: Verdict
-    reasons: tuple[str, ...]
-    warnings: tuple[str, ...]
+    reason_notes: tuple[Note, ...]
+    warning_notes: tuple[Note, ...]
     diameter_mm: float | None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why it is not ablatable or to assess, in English."""
+        return tuple(n.text for n in self.reason_notes)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What makes it harder, in English."""
+        return tuple(n.text for n in self.warning_notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,44 +215,51 @@ class SessionPlan:
 def judge_lesion(features: LesionFeatures, protocol: Protocol) -> LesionVerdict:
     """Ablatable, not ablatable, or to assess — and why (each rule names its protocol key)."""
     planner, rfa = protocol.planner, protocol.rfa
-    blocking: list[str] = []
-    unknown: list[str] = []
-    warnings: list[str] = []
+    blocking: list[Note] = []
+    unknown: list[Note] = []
+    warnings: list[Note] = []
     size = features.diameter_mm
     if size is None:
-        unknown.append("diameter not measured")
+        unknown.append(Note("planner.diameter_not_measured"))
     elif size > planner.max_diameter_mm:
-        blocking.append(f"{size:g} mm > {planner.max_diameter_mm:g} mm (planner.max_diameter_mm)")
+        blocking.append(
+            Note("planner.too_large", {"size": size, "maximum": planner.max_diameter_mm})
+        )
     elif size > planner.ideal_max_diameter_mm:
         warnings.append(
-            f"{size:g} mm > {planner.ideal_max_diameter_mm:g} mm: complete ablation less likely"
-            " (planner.ideal_max_diameter_mm)"
+            Note(
+                "planner.larger_than_ideal", {"size": size, "ideal": planner.ideal_max_diameter_mm}
+            )
         )
     if planner.require_us_visible:
         if features.us_visible is None:
-            unknown.append("US/CEUS visibility not recorded")
+            unknown.append(Note("planner.visibility_not_recorded"))
         elif not features.us_visible:
-            blocking.append("not visible on US/CEUS (planner.require_us_visible)")
+            blocking.append(Note("planner.not_visible"))
     critical = features.distance_to_critical_mm
     if critical is None:
-        unknown.append("distance to critical structures not recorded")
+        unknown.append(Note("planner.critical_distance_not_recorded"))
     elif critical < planner.min_distance_to_critical_mm:
         blocking.append(
-            f"{critical:g} mm from a critical structure"
-            f" (< {planner.min_distance_to_critical_mm:g} mm, planner.min_distance_to_critical_mm)"
+            Note(
+                "planner.too_close_to_critical",
+                {"distance": critical, "minimum": planner.min_distance_to_critical_mm},
+            )
         )
     margin = features.margin_achievable_mm
     if margin is None:
-        unknown.append("achievable margin not assessed")
+        unknown.append(Note("planner.margin_not_assessed"))
     elif margin < rfa.min_margin_mm:
-        blocking.append(f"margin {margin:g} mm < {rfa.min_margin_mm:g} mm (rfa.min_margin_mm)")
+        blocking.append(
+            Note("planner.margin_too_small", {"margin": margin, "minimum": rfa.min_margin_mm})
+        )
     elif margin < rfa.ideal_margin_mm:
-        warnings.append(f"margin {margin:g} mm < ideal {rfa.ideal_margin_mm:g} mm")
+        warnings.append(
+            Note("planner.margin_below_ideal", {"margin": margin, "ideal": rfa.ideal_margin_mm})
+        )
     vessel = features.distance_to_vessel_mm
     if vessel is not None and vessel < planner.heat_sink_distance_mm:
-        warnings.append(
-            f"large vessel {vessel:g} mm away: heat sink (planner.heat_sink_distance_mm)"
-        )
+        warnings.append(Note("planner.heat_sink", {"distance": vessel}))
     verdict: Verdict = "not_ablatable" if blocking else ("to_assess" if unknown else "ablatable")
     return LesionVerdict(
         features.lesion_id, verdict, tuple(blocking + unknown), tuple(warnings), size
@@ -250,10 +366,15 @@ class PlanFinding:
 
     code: str
     severity: Severity
-    message: str
+    note: Note
     rule: str
     source: str
     lesion_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The finding in English."""
+        return self.note.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,10 +476,10 @@ def check_plan(
     findings: list[PlanFinding] = []
 
     def add(
-        code: str, severity: Severity, message: str, rule: str, lesion: str | None = None
+        code: str, severity: Severity, note: Note, rule: str, lesion: str | None = None
     ) -> None:
         source = protocol_source(protocol, rule) if rule else "the study's planning rules"
-        findings.append(PlanFinding(code, severity, message, rule, source, lesion))
+        findings.append(PlanFinding(code, severity, note, rule, source, lesion))
 
     for lesion_id in chosen:
         state = states.get(lesion_id)
@@ -367,7 +488,7 @@ def check_plan(
             add(
                 "unknown_lesion",
                 "refusal",
-                f"{lesion_id} is not a lesion of this patient",
+                Note("planner.unknown_lesion", {"lesion": lesion_id}),
                 "",
                 lesion_id,
             )
@@ -375,39 +496,41 @@ def check_plan(
             add(
                 "lesion_not_remaining",
                 "refusal",
-                f"{lesion_id} is {state.status.replace('_', ' ')}, not a remaining liver lesion",
+                Note("planner.lesion_not_remaining", {"lesion": lesion_id, "status": state.status}),
                 "rfa",
                 lesion_id,
             )
         elif verdict.verdict != "ablatable":
-            what = "not ablatable" if verdict.verdict == "not_ablatable" else "to assess"
             add(
                 f"lesion_{verdict.verdict}",
                 "reason_required",
-                f"{lesion_id} is {what}: " + "; ".join(verdict.reasons),
+                Note(
+                    f"planner.lesion_{verdict.verdict}",
+                    {"lesion": lesion_id, "reasons": verdict.reason_notes},
+                ),
                 "planner",
                 lesion_id,
             )
         if verdict is not None:
-            for warning in verdict.warnings:
-                add("lesion_risk", "warning", f"{lesion_id}: {warning}", "planner", lesion_id)
+            for warning in verdict.warning_notes:
+                note = Note("planner.lesion_risk", {"lesion": lesion_id, "warning": warning})
+                add("lesion_risk", "warning", note, "planner", lesion_id)
     if not chosen:
         add(
             "no_lesion",
             "refusal",
-            "no lesion is chosen for the session",
+            Note("planner.no_lesion"),
             "rfa.min_lesions_per_session",
         )
     if now.phase in _OFF_STUDY:
-        add("off_study", "refusal", f"the patient is off study ({now.phase.replace('_', ' ')})", "")
+        add("off_study", "refusal", Note("planner.off_study", {"phase": now.phase}), "")
     if planned_date is None:
-        add("no_planned_date", "refusal", "the session has no planned date", "")
+        add("no_planned_date", "refusal", Note("planner.no_planned_date"), "")
     elif planned_date < today:
         add(
             "planned_in_the_past",
             "refusal",
-            f"the planned date {planned_date} is before today ({today}): a past session is"
-            " recorded, not planned",
+            Note("planner.planned_in_the_past", {"planned": planned_date, "today": today}),
             "",
         )
     else:
@@ -417,16 +540,12 @@ def check_plan(
     added = tuple(x for x in chosen if x not in proposed)
     removed = tuple(x for x in proposed if x not in chosen)
     if proposed and (added or removed):
-        parts = ([f"added {', '.join(added)}"] if added else []) + (
-            [f"left out {', '.join(removed)}"] if removed else []
-        )
-        add(
-            "changed_from_proposal",
-            "reason_required",
-            f"the choice differs from the planner's proposal ({', '.join(proposed)}): "
-            + "; ".join(parts),
-            "planner",
-        )
+        which = "both" if added and removed else ("added" if added else "left_out")
+        params: dict[str, NoteParam] = {"proposed": ", ".join(proposed)}
+        params |= {"added": ", ".join(added)} if added else {}
+        params |= {"left_out": ", ".join(removed)} if removed else {}
+        note = Note(f"planner.changed_from_proposal.{which}", params)
+        add("changed_from_proposal", "reason_required", note, "planner")
     return PlanCheck(proposal, session, chosen, planned_date, added, removed, tuple(findings))
 
 
@@ -450,8 +569,17 @@ def _pathway_findings(
         if not chosen and d.code.startswith("rfa_too_few_lesions"):
             continue  # "no lesion" says it already
         severity: Severity = "reason_required" if d.code in _REASON_IS_ENOUGH else "refusal"
-        text = d.description.replace(" ablated in", " planned for")
-        out.append(PlanFinding(d.code, severity, text, d.rule, protocol_source(protocol, d.rule)))
+        key = "planned." + d.description_key
+        note = Note(key, dict(d.params)) if key in _PLANNER_TEMPLATES else None
+        out.append(
+            PlanFinding(
+                d.code,
+                severity,
+                note or Note("planned.deviation", {"text": d.description}),
+                d.rule,
+                protocol_source(protocol, d.rule),
+            )
+        )
     return out
 
 

@@ -282,33 +282,6 @@ def test_a_plan_is_cancelled_with_a_reason(planning: PlanningStudy) -> None:
         cancel_plan(plan, expected_version=plan.version, actor=INVESTIGATOR, reason="again")
 
 
-def test_a_session_entered_in_error_is_deleted_though_a_plan_names_it(
-    planning: PlanningStudy,
-) -> None:
-    from rfatrial.server.study.services import delete_event
-
-    plan, _ = save_plan(
-        planning.patient_a,
-        lesions=PROPOSAL,
-        planned_date=day(0),
-        reasons="",
-        actor=INVESTIGATOR,
-        confirm=True,
-    )
-    row = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR).row
-    assert row is not None
-    delete_event(
-        planning.patient_a,
-        row.seq,
-        expected_version=row.version,
-        actor=INVESTIGATOR,
-        reason="entered for the wrong patient",
-    )
-    plan.refresh_from_db()
-    assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == row.seq
-    assert not m.RfaSession.objects.filter(patient=planning.patient_a).exists()
-
-
 def _done_plan(planning: PlanningStudy) -> tuple[SessionPlan, m.EventRecord]:
     plan, _ = save_plan(
         planning.patient_a,
@@ -368,4 +341,5 @@ def test_deleting_the_session_gives_its_plan_back_confirmed(planning: PlanningSt
     assert plan.status == PlanStatus.CONFIRMED and plan.rfa_session_seq is None
     assert plan.performed_lesions == [] and open_plan(planning.patient_a) == plan
     assert _audit(plan)[-1].reason == "RFA session deleted as entered in error"
+    assert not m.RfaSession.objects.filter(patient=planning.patient_a).exists()
     assert verify_audit_trail().ok

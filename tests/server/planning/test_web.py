@@ -205,3 +205,25 @@ def test_the_session_form_starts_from_the_confirmed_plan(planning: PlanningStudy
     assert 'id="from-plan"' in page and "confirmed by" in page
     assert _row_lesions(page) == PROPOSAL
     assert f'value="{iso(0)}"' in page  # the planned date
+
+
+def test_the_planner_speaks_the_users_language(planning: PlanningStudy) -> None:
+    p = planning.patient_a
+    investigator = client_of(planning.investigator)
+    investigator.post("/language/", {"language": "zh-hans"})
+    refused = investigator.post(
+        url(p),
+        {
+            "lesion": SEVEN,
+            "planned_date": iso(2),
+            "reasons": "",
+            "action": "confirm",
+            "version": "",
+        },
+    ).content.decode()
+    assert "第 1 次计划消融 7 个病灶（最多 6 个）" in refused
+    assert "7 lesions planned" not in refused
+    live = investigator.post(url(p, "check/"), {"lesion": SEVEN, "planned_date": iso(2)}).json()
+    messages = [f["message"] for f in live["findings"]]
+    assert "第 1 次计划消融 7 个病灶（最多 6 个）" in messages
+    assert any(m.startswith("所选病灶与规划建议（L8, L7, L6, L5）不同：") for m in messages)

@@ -3,12 +3,15 @@ site's dates, on the pages and in the worklist's exports."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from string import Formatter
 
 import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from rfatrial.kernel.batch_planner import PLANNER_TEMPLATES
 from rfatrial.kernel.messages import TEMPLATES, placeholders
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import audited
@@ -21,23 +24,29 @@ from tests.server.web.test_entry import after_a_session, signed_in
 pytestmark = pytest.mark.django_db
 
 
+KERNEL_TEXTS = {**TEMPLATES, **PLANNER_TEMPLATES}
+
+
 def test_the_table_holds_exactly_the_kernels_messages_in_english() -> None:
-    assert set(ENGINE_TEXTS) == set(TEMPLATES)
+    assert set(ENGINE_TEXTS) == set(KERNEL_TEXTS)
     with translation.override("en"):
-        assert {k: str(v) for k, v in ENGINE_TEXTS.items()} == dict(TEMPLATES)
+        assert {k: str(v) for k, v in ENGINE_TEXTS.items()} == KERNEL_TEXTS
 
 
 def test_every_message_has_a_chinese_text_with_the_same_placeholders() -> None:
     with translation.override("zh-hans"):
         for key, text in ENGINE_TEXTS.items():
             chinese = str(text)
-            assert chinese != TEMPLATES[key] or not any(c.isalpha() for c in chinese), key
+            words = re.sub(r"\{\w+\}|\(?[a-z_]+\.[a-z_.]+\)?", "", KERNEL_TEXTS[key])
+            assert chinese != KERNEL_TEXTS[key] or not re.search("[a-z]{3}", words), key
             # every parameter fits: rendering with dummy values raises no KeyError
             assert engine_text(key, dict.fromkeys(_names(key), "1"), "fallback") != "fallback"
 
 
 def _names(key: str) -> set[str]:
-    return set(placeholders(key))
+    if key in TEMPLATES:
+        return set(placeholders(key))
+    return {name for _, name, _, _ in Formatter().parse(PLANNER_TEMPLATES[key]) if name}
 
 
 def test_codes_dates_and_failed_criteria_are_named_in_the_users_language() -> None:
@@ -98,3 +107,27 @@ def test_a_date_parameter_is_written_in_the_sites_format() -> None:
             params = {"visit": "M3", "latest": value}
             text = engine_text("deviation.visit_missed", params, "x", "dmy_dot")
             assert text == "follow-up visit M3 not done by 14.04.2026"
+
+
+def test_the_planners_texts_nested_and_read_back_from_json_speak_chinese() -> None:
+    from rfatrial.kernel.batch_planner import LesionFeatures, Note, judge_lesion
+    from rfatrial.kernel.protocol import default_protocol
+    from rfatrial.server.planning.services import note_json
+    from rfatrial.server.web.engine_texts import note_text
+
+    verdict = judge_lesion(
+        LesionFeatures("L3", 12.0, us_visible=True, margin_achievable_mm=3.0), default_protocol()
+    )
+    finding = Note(
+        "planner.lesion_not_ablatable", {"lesion": "L3", "reasons": verdict.reason_notes}
+    )
+    assert finding.text == (
+        "L3 is not ablatable: margin 3 mm < 5 mm (rfa.min_margin_mm);"
+        " distance to critical structures not recorded"
+    )
+    with translation.override("zh-hans"):
+        chinese = note_text(finding)
+        assert note_text(note_json(finding)) == chinese  # the same from the stored JSON
+    assert chinese == (
+        "L3 不可消融：消融边缘 3 mm < 5 mm（rfa.min_margin_mm）; 未记录与重要结构的距离"
+    )

@@ -56,6 +56,10 @@ class FindingOut(Schema):
     code: str
     severity: str
     message: str
+    note: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the message's id and parameters, to show it in another language",
+    )
     rule: str
     source: str
     lesion_id: str | None = None

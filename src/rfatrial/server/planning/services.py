@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rfatrial.kernel.batch_planner import (
+    Note,
     PlanCheck,
     PlanFinding,
     check_plan,
@@ -155,16 +156,47 @@ def overview(
         v = verdicts[f.lesion_id]
         lesions.append(
             asdict(f)
-            | {"verdict": v.verdict, "reasons": list(v.reasons), "warnings": list(v.warnings)}
+            | {
+                "verdict": v.verdict,
+                "reasons": list(v.reasons),
+                "warnings": list(v.warnings),
+                "reason_notes": [note_json(n) for n in v.reason_notes],
+                "warning_notes": [note_json(n) for n in v.warning_notes],
+            }
         )
     # Largest first, as the planner ranks them: the choice then reads in that order too.
     lesions.sort(key=lambda x: (x["diameter_mm"] is None, -(x["diameter_mm"] or 0.0)))
     return Overview(evaluation, proposal, lesions)
 
 
+def note_json(note: Note) -> dict[str, Any]:
+    """A text of the planner as JSON: its message id and parameters (nested texts as objects,
+    dates in ISO format), so that a page can say it in the reader's language."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, Note):
+            return note_json(v)
+        if isinstance(v, tuple):
+            return [value(x) for x in v]
+        return v.isoformat() if isinstance(v, date) else v
+
+    return {"key": note.key, "params": {k: value(v) for k, v in note.params.items()}}
+
+
 def findings_json(check: PlanCheck) -> list[dict[str, Any]]:
     """The findings as stored with the plan and answered by the API."""
-    return [asdict(f) for f in check.findings]
+    return [
+        {
+            "code": f.code,
+            "severity": f.severity,
+            "message": f.message,
+            "note": note_json(f.note),
+            "rule": f.rule,
+            "source": f.source,
+            "lesion_id": f.lesion_id,
+        }
+        for f in check.findings
+    ]
 
 
 def save_plan(

@@ -20,12 +20,13 @@ from rfatrial.kernel.messages import CODE_LISTS, LAB_LISTS
 from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date
 from rfatrial.server.web.terms import term
 
-__all__ = ["ENGINE_TEXTS", "engine_text"]
+__all__ = ["ENGINE_TEXTS", "engine_text", "note_text"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LAB_WORDS = frozenset({"fail", "missing"})
 
 ENGINE_TEXTS: dict[str, str | Promise] = {
+    # the engine (rfatrial.kernel.messages)
     "action.randomize": _("Randomize"),
     "action.induction_cycle": _("Induction cycle {cycle}"),
     "action.consolidation_cycle": _("Consolidation cycle {cycle}"),
@@ -166,14 +167,149 @@ ENGINE_TEXTS: dict[str, str | Promise] = {
         "follow-up visit {visit} on {day}, window {earliest} to {latest}"
     ),
     "deviation.visit_incomplete": _("follow-up visit {visit} without {components}"),
+    # the ablation batch planner (rfatrial.kernel.batch_planner)
+    "planner.diameter_not_measured": _("diameter not measured"),
+    "planner.too_large": _("{size} mm > {maximum} mm (planner.max_diameter_mm)"),
+    "planner.visibility_not_recorded": _("US/CEUS visibility not recorded"),
+    "planner.not_visible": _("not visible on US/CEUS (planner.require_us_visible)"),
+    "planner.critical_distance_not_recorded": _("distance to critical structures not recorded"),
+    "planner.too_close_to_critical": _(
+        "{distance} mm from a critical structure (< {minimum} mm, "
+        "planner.min_distance_to_critical_mm)"
+    ),
+    "planner.margin_not_assessed": _("achievable margin not assessed"),
+    "planner.margin_too_small": _("margin {margin} mm < {minimum} mm (rfa.min_margin_mm)"),
+    "planner.larger_than_ideal": _(
+        "{size} mm > {ideal} mm: complete ablation less likely (planner.ideal_max_diameter_mm)"
+    ),
+    "planner.margin_below_ideal": _("margin {margin} mm < ideal {ideal} mm"),
+    "planner.heat_sink": _(
+        "large vessel {distance} mm away: heat sink (planner.heat_sink_distance_mm)"
+    ),
+    "planner.unknown_lesion": _("{lesion} is not a lesion of this patient"),
+    "planner.lesion_not_remaining": _("{lesion} is {status}, not a remaining liver lesion"),
+    "planner.lesion_not_ablatable": _("{lesion} is not ablatable: {reasons}"),
+    "planner.lesion_to_assess": _("{lesion} is to assess: {reasons}"),
+    "planner.lesion_risk": _("{lesion}: {warning}"),
+    "planner.no_lesion": _("no lesion is chosen for the session"),
+    "planner.off_study": _("the patient is off study ({phase})"),
+    "planner.no_planned_date": _("the session has no planned date"),
+    "planner.planned_in_the_past": _(
+        "the planned date {planned} is before today ({today}): a past session is recorded, not "
+        "planned"
+    ),
+    "planner.changed_from_proposal.added": _(
+        "the choice differs from the planner's proposal ({proposed}): added {added}"
+    ),
+    "planner.changed_from_proposal.left_out": _(
+        "the choice differs from the planner's proposal ({proposed}): left out {left_out}"
+    ),
+    "planner.changed_from_proposal.both": _(
+        "the choice differs from the planner's proposal ({proposed}): added {added}; left out "
+        "{left_out}"
+    ),
+    "planned.deviation": _("{text}"),
+    "planned.deviation.randomized_without_screening": _("randomized with no screening record"),
+    "planned.deviation.randomized_ineligible": _(
+        "randomized although screening found the patient not eligible"
+    ),
+    "planned.deviation.cycle_too_early": _(
+        "cycle given {days} days after the previous {regimen} cycle (cycle length {cycle_days} "
+        "days)"
+    ),
+    "planned.deviation.cycle_despite_failed_labs": _(
+        "cycle given although pre-cycle labs failed: {failed}"
+    ),
+    "planned.deviation.cycle_within_separation": _(
+        "systemic cycle {days} days after RFA session {session} (at least {hold_days} required)"
+    ),
+    "planned.deviation.induction_cycles_out_of_range": _(
+        "{cycles} induction cycle(s) before the response scan ({min_cycles}-{max_cycles} required)"
+    ),
+    "planned.deviation.consolidation_cycles_out_of_range": _(
+        "{cycles} consolidation cycle(s) before the response scan ({min_cycles}-{max_cycles} "
+        "required)"
+    ),
+    "planned.deviation.rfa_before_randomization": _("RFA before randomization"),
+    "planned.deviation.rfa_in_control_arm": _(
+        "RFA given to a patient of the control arm (systemic therapy alone)"
+    ),
+    "planned.deviation.rfa_session_beyond_max": _(
+        "RFA session {session}: at most {max_sessions} sessions"
+    ),
+    "planned.deviation.rfa_after_progression": _(
+        "RFA session {session} after progression on therapy"
+    ),
+    "planned.deviation.rfa_after_progression.extrahepatic": _(
+        "RFA session {session} after extrahepatic progression on therapy"
+    ),
+    "planned.deviation.rfa_without_effective_response": _(
+        "RFA session {session} without a response scan showing effective therapy since the last "
+        "cycles"
+    ),
+    "planned.deviation.rfa_response_evaluation_stale": _(
+        "RFA session {session} {days} days after the response scan (at most {max_days})"
+    ),
+    "planned.deviation.rfa_lab_gate_stale": _(
+        "RFA session {session} without pre-RFA labs within {freshness_days} days (last {days} "
+        "days before)"
+    ),
+    "planned.deviation.rfa_lab_gate_stale.none": _(
+        "RFA session {session} without pre-RFA labs within {freshness_days} days (none recorded)"
+    ),
+    "planned.deviation.rfa_lab_gate_failed": _(
+        "RFA session {session} although the pre-RFA lab gate did not pass: {failed}"
+    ),
+    "planned.deviation.rfa_after_postponement_limit": _(
+        "RFA session {session} after the postponement limit, when withdrawal was proposed"
+    ),
+    "planned.deviation.rfa_within_separation": _(
+        "RFA session {session} {days} days after a {regimen} cycle (at least {hold_days} required)"
+    ),
+    "planned.deviation.rfa_too_many_lesions": _(
+        "{count} lesions planned for session {session} (at most {maximum})"
+    ),
+    "planned.deviation.rfa_too_few_lesions": _(
+        "{count} lesion(s) planned for session {session} while {remaining} remained (at least "
+        "{minimum})"
+    ),
+    "planned.deviation.rfa_too_few_lesions_without_reason": _(
+        "{count} lesion(s) planned for session {session} with no recorded reason"
+    ),
+    "planned.deviation.post_rfa_scan_out_of_window": _(
+        "1-month scan of session {session} {days} days after it (target {target_days} ± "
+        "{window_days})"
+    ),
+    "planned.deviation.post_rfa_scan_missed": _(
+        "no 1-month scan after RFA session {session} by {latest}"
+    ),
+    "planned.deviation.visit_missed": _("follow-up visit {visit} not done by {latest}"),
+    "planned.deviation.visit_out_of_window": _(
+        "follow-up visit {visit} on {day}, window {earliest} to {latest}"
+    ),
+    "planned.deviation.visit_incomplete": _("follow-up visit {visit} without {components}"),
 }
 
 
+# parameters that are codes the pages name (a lesion's status, the patient's phase)
+_CODES = frozenset({"status", "phase"})
+
+
 def _value(name: str, value: Any, date_format: str) -> str:
+    if isinstance(value, (list, tuple)):  # nested texts of the planner, joined
+        return "; ".join(_value(name, v, date_format) for v in value)
+    if hasattr(value, "key") and hasattr(value, "params"):  # a kernel Note
+        return note_text(value, date_format)
+    if isinstance(value, dict) and "key" in value:  # a Note read back from JSON
+        return note_text(value, date_format)
     if isinstance(value, date):
         return format_date(value, date_format)
     if isinstance(value, str) and _ISO_DATE.match(value):  # a date read back from JSON
         return format_date(date.fromisoformat(value), date_format)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if name in _CODES:
+        return term(value)
     if name in CODE_LISTS:
         sep = "/" if name == "modalities" else ", "
         return sep.join(term(code) for code in str(value).split(sep))
@@ -195,7 +331,7 @@ def engine_text(
     english: str,
     date_format: str = DEFAULT_FORMAT,
 ) -> str:
-    """One text of the engine in the active language.
+    """One text of the engine or the planner in the active language.
 
     ``key`` and ``params`` are the kernel's message id and parameters (from the engine's result
     or its stored row); ``english`` is the kernel's own text, shown when the id is unknown (a row
@@ -209,3 +345,13 @@ def engine_text(
         return str(template).format_map(values)
     except (KeyError, IndexError, ValueError):
         return english
+
+
+def note_text(note: Any, date_format: str = DEFAULT_FORMAT) -> str:
+    """A text of the planner (a kernel ``Note``, or its JSON) in the active language."""
+    if isinstance(note, dict):
+        key, params = note.get("key"), note.get("params") or {}
+    else:
+        key, params = note.key, note.params
+    english = note.text if hasattr(note, "text") else str(key)
+    return engine_text(key, params, english, date_format)

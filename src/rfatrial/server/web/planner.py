@@ -32,6 +32,8 @@ from rfatrial.server.planning.services import (
 from rfatrial.server.study import models as m
 from rfatrial.server.study.audit import StaleRecordError
 from rfatrial.server.web.access import actor_of, patient_or_404, post_only, signed_in, user_roles
+from rfatrial.server.web.dates import format_for_request
+from rfatrial.server.web.engine_texts import note_text
 
 __all__ = ["PLANNERS", "can_confirm", "can_plan", "planner_check", "planner_page"]
 
@@ -66,15 +68,15 @@ def _version(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
-def _findings(check: PlanCheck, reasons: str = "") -> dict[str, Any]:
-    """The check as the page (and its live validation) shows it."""
+def _findings(check: PlanCheck, reasons: str = "", date_format: str = "iso") -> dict[str, Any]:
+    """The check as the page (and its live validation) shows it, in the user's language."""
     blocking = {id(f) for f in check.blocking(reasons)}
     return {
         "findings": [
             {
                 "code": f.code,
                 "severity": f.severity,
-                "message": f.message,
+                "message": note_text(f.note, date_format),
                 "source": f.source,
                 "lesion_id": f.lesion_id,
                 "blocking": id(f) in blocking,
@@ -100,6 +102,7 @@ def planner_page(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _planner_patient(request, pk)
     today = date.today()
     plan = open_plan(patient)
+    code = format_for_request(request, patient.site.code)
     refusal: list[dict[str, Any]] = []
     error = ""
     status = 200
@@ -144,7 +147,12 @@ def planner_page(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("web:planner", pk=patient.pk)
         except PlanRefusedError as exc:
             refusal = [
-                {"code": f.code, "severity": f.severity, "message": f.message, "source": f.source}
+                {
+                    "code": f.code,
+                    "severity": f.severity,
+                    "message": note_text(f.note, code),
+                    "source": f.source,
+                }
                 for f in exc.findings
             ]
             status = 422
@@ -176,7 +184,14 @@ def planner_page(request: HttpRequest, pk: int) -> HttpResponse:
             "max_sessions": rfa.max_sessions,
             "min_lesions": rfa.min_lesions_per_session,
             "max_lesions": rfa.max_lesions_per_session,
-            "lesions": seen.lesions,
+            "lesions": [
+                x
+                | {
+                    "reasons": [note_text(n, code) for n in x["reason_notes"]],
+                    "warnings": [note_text(n, code) for n in x["warning_notes"]],
+                }
+                for x in seen.lesions
+            ],
             "proposal": proposal,
             "split": [
                 {"number": seen.session + i, "lesions": s} for i, s in enumerate(proposal.sessions)
@@ -186,7 +201,7 @@ def planner_page(request: HttpRequest, pk: int) -> HttpResponse:
             "reasons": reasons,
             "plan": plan,
             "plans": [p for p in plans_of(patient) if p.pk != (plan.pk if plan else None)][:5],
-            "check": _findings(check, reasons),
+            "check": _findings(check, reasons, code),
             "refusal": refusal,
             "error": error,
             "can_confirm": can_confirm(request.user, patient.site.code),
@@ -209,7 +224,8 @@ def planner_check(request: HttpRequest, pk: int) -> JsonResponse:
         )
     except PlanError as exc:
         return JsonResponse({"error": str(exc)}, status=422)
-    return JsonResponse(_findings(check, request.POST.get("reasons", "")))
+    code = format_for_request(request, patient.site.code)
+    return JsonResponse(_findings(check, request.POST.get("reasons", ""), code))
 
 
 def plan_summary(plan: SessionPlan) -> dict[str, Any]:
