@@ -64,7 +64,7 @@ def event_summary(e: Any) -> dict[str, str]:
         if e.extrahepatic_progression:
             text += "; " + _("extrahepatic progression")
     elif t == "lab_panel":
-        text = ", ".join(f"{r.analyte} {r.value:g}" for r in e.results)
+        text = ", ".join(f"{term(r.analyte)} {r.value:g}" for r in e.results)
     elif t == "rfa_session":
         text = _("lesions %(ids)s") % {"ids": ", ".join(x.lesion_id for x in e.lesions)}
         if e.complications:
