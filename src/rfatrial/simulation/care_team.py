@@ -121,6 +121,22 @@ _FIRST_RANK = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_v
 _DECISIONS = frozenset({"rfa_session", "systemic_cycle"})
 
 
+def _window(a: NextAction, today: date, decided: int, wait: date | None) -> tuple[date, date]:
+    """The days on which the team does ``a``: from its earliest day (not before today, nor on
+    today after a decision of a higher rank) to its latest, and for a cycle not before ``wait``
+    (pre-cycle labs failed: the protocol's delay after them)."""
+    lo = a.earliest if a.earliest > today else today
+    if lo == today and _FIRST_RANK[a.kind] < decided:
+        lo = today + _DAY
+    hi = a.latest if a.latest > lo else lo
+    if wait is not None and a.kind == "systemic_cycle":
+        if wait > lo:
+            lo = wait
+        if lo > hi:
+            hi = lo
+    return lo, hi
+
+
 def _day_order(event: Event) -> tuple[date, int]:
     return event.date, _RANK[event.type]
 
@@ -734,34 +750,27 @@ class _Loop:
         if self.failed_cycle_labs is not None:
             # labs failed this morning: the team waits before trying again
             wait = self.failed_cycle_labs + timedelta(days=self.protocol.systemic.cycle_delay_days)
-        windows: list[tuple[date, date]] = []
-        best = -1
-        best_key: tuple[date, int, date, str] | None = None
-        for i, a in enumerate(actions):
-            d = deferred.get(self._key(a)) if deferred else None
-            if d is not None:
-                lo = hi = d.day
-            else:
-                lo = a.earliest if a.earliest > today else today
-                if lo == today and _FIRST_RANK[a.kind] < decided:
-                    lo = today + _DAY
-                hi = a.latest if a.latest > lo else lo
-                if wait is not None and a.kind == "systemic_cycle":
-                    if wait > lo:
-                        lo = wait
-                    if lo > hi:
-                        hi = lo
-            windows.append((lo, hi))
-            key = (lo, _MAIN_RANK[a.kind], a.target, a.kind)
-            if best_key is None or key < best_key:
-                best, best_key = i, key
-        a = actions[best]
-        lo, hi = windows[best]
-        if deferred and self._key(a) in deferred:
-            return a, lo
-        for i, (_, other) in enumerate(windows):
-            if i != best and lo <= other < hi:
-                hi = other
+        if len(actions) == 1 and not deferred:  # the common case
+            a = actions[0]
+            lo, hi = _window(a, today, decided, wait)
+        else:
+            windows: list[tuple[date, date]] = []
+            best = -1
+            best_key: tuple[date, int, date, str] | None = None
+            for i, b in enumerate(actions):
+                d = deferred.get(self._key(b)) if deferred else None
+                window = (d.day, d.day) if d is not None else _window(b, today, decided, wait)
+                windows.append(window)
+                key = (window[0], _MAIN_RANK[b.kind], b.target, b.kind)
+                if best_key is None or key < best_key:
+                    best, best_key = i, key
+            a = actions[best]
+            lo, hi = windows[best]
+            if deferred and self._key(a) in deferred:
+                return a, lo
+            for i, (_, other) in enumerate(windows):
+                if i != best and lo <= other < hi:
+                    hi = other  # done before another action's window closes
         spread = min((hi - lo).days, self.compliance.spread_days)
         return a, lo + timedelta(days=self.rng.randint(0, max(0, spread)))
 
