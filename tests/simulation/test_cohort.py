@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from rfatrial.kernel.history import parse_history
 from rfatrial.kernel.protocol import default_protocol
+from rfatrial.kernel.randomization import block_arm
 from rfatrial.simulation.cohort import simulate_cohort
 
 
@@ -50,6 +52,18 @@ def test_manifest_and_histories(tmp_path: Path) -> None:
         assert h.patient_id == entry["patient_id"] and h.site == entry["site"]
         r = next(e for e in h.events if e.type == "randomization")
         assert r.arm == entry["arm"] and r.stratum == entry["stratum"]
+
+
+def test_arms_are_the_kernels_permuted_blocks(tmp_path: Path) -> None:
+    protocol = default_protocol()
+    simulate_cohort(400, 1, 8, tmp_path, follow_up_months=1)
+    manifest = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
+    filled: Counter[tuple[tuple[str, str], ...]] = Counter()
+    for entry in manifest["patients"]:
+        key = tuple(entry["stratum"].items())
+        assert entry["arm"] == block_arm(protocol, seed=8, stratum=key, slot=filled[key])
+        filled[key] += 1
+    assert max(filled.values()) > 64  # beyond the first allocation list the cohort makes
 
 
 def test_bad_arguments() -> None:

@@ -35,7 +35,13 @@ from pydantic_core import to_json
 from rfatrial import __version__
 from rfatrial.kernel.history import PatientHistory
 from rfatrial.kernel.protocol import Protocol, default_protocol
-from rfatrial.kernel.randomization import Stratum, block_arm, minimization_arm, stratum_of
+from rfatrial.kernel.randomization import (
+    Allocation,
+    Stratum,
+    allocation_list,
+    minimization_arm,
+    stratum_of,
+)
 from rfatrial.simulation.care_team import (
     Compliance,
     PatientBaseline,
@@ -142,6 +148,18 @@ def simulate_cohort(
     site_names = [f"S{k + 1:02d}" for k in range(sites)]
     site_of = [plan_rng.choice(site_names) for _ in range(patients)]
     filled: Counter[Stratum] = Counter()
+    lists: dict[Stratum, tuple[Allocation, ...]] = {}
+
+    def block_arm(key: Stratum, slot: int) -> str:
+        """The arm of ``slot`` in the stratum's permuted-block list (as the kernel's block_arm
+        gives it: a list's first slots do not depend on its length), the list made once per
+        stratum and extended as it fills, not made again for every patient."""
+        found = lists.get(key)
+        if found is None or len(found) <= slot:
+            length = max(64, 2 * (slot + 1))
+            found = lists[key] = allocation_list(protocol, seed=seed, stratum=key, length=length)
+        return found[slot].arm
+
     allocated: list[tuple[Stratum, str]] = []
     numbers: Counter[str] = Counter()
     done: list[_Done] = []
@@ -164,7 +182,7 @@ def simulate_cohort(
                     protocol, seed=seed, sequence=k, stratum=key, previous=allocated
                 )
             else:
-                arm = block_arm(protocol, seed=seed, stratum=key, slot=filled[key])
+                arm = block_arm(key, filled[key])
                 filled[key] += 1
             allocated.append((key, arm))
             plan = _Plan(
