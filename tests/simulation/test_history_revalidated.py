@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from rfatrial.kernel.evaluation import to_json_dict
-from rfatrial.kernel.history import LabResult, PatientHistory, parse_history
+from rfatrial.kernel.history import EVENT_ORDER, LabResult, PatientHistory, parse_history
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.simulation._records import maker
@@ -85,6 +85,8 @@ def test_long_histories_of_both_arms_pass_the_schema_strictly() -> None:
         )
         strict = PatientHistory.model_validate(sim.history.model_dump(), strict=True)
         same(sim.history, strict)
+        order = [(e.date, EVENT_ORDER[e.type]) for e in sim.history.events]
+        assert order == sorted(order), "events in the engine's day order"
 
 
 def test_the_record_maker_is_the_schema_without_the_checks() -> None:

@@ -1190,11 +1190,8 @@ class _Loop:
     # -- the result ----------------------------------------------------------------------------
 
     def result(self) -> SimulatedPatient:
-        events = sorted(
-            range(len(self.events)),
-            key=lambda i: (self.events[i].date, _RANK[self.events[i].type], i),
-        )
-        history = _patient_history(**self.head, events=[self.events[i] for i in events])
+        # the events are in the engine's order: record() appends in that order or rebuilds
+        history = _patient_history(**self.head, events=list(self.events))
         stop = self.off_study
         if stop is None:
             stop = max(e.date for e in self.events)
