@@ -30,6 +30,9 @@ def test_a_coordinator_switches_to_chinese_and_keeps_it_at_the_next_sign_in(
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(page.get_by_role("heading", name="工作清单")).to_be_visible()
     expect(page.get_by_role("button", name="退出登录")).to_be_visible()
+    # the engine's own texts too: what is due, and why
+    expect(page.locator("main")).to_contain_text("RFA 前实验室检查：血常规、生化、凝血")
+    expect(page.locator("main")).to_contain_text("第 1 次 RFA 前实验室检查，须在其前 7 天内")
     shot(page, "language-01-worklist-zh")
 
     page.get_by_role("link", name="SA-001", exact=True).first.click()
@@ -37,6 +40,7 @@ def test_a_coordinator_switches_to_chinese_and_keeps_it_at_the_next_sign_in(
     expect(page.locator("#next-actions h2")).to_have_text("下一步")
     expect(page.locator("#phase")).to_have_attribute("data-phase", "rfa_preparation")
     expect(page.locator("#phase")).to_have_text("射频消融准备")
+    expect(page.locator("#next-actions")).to_contain_text("随访 M3：超声 / 超声造影, CT / MRI")
     shot(page, "language-02-patient-zh")
     assert LanguagePreference.objects.get(user=study.coordinator).language == "zh-hans"
 
