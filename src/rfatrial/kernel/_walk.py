@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from rfatrial.kernel._frozen import quick
@@ -42,16 +41,29 @@ CANDIDATE = frozenset({"active", "residual", "local_progression"})
 RECIST_MODALITIES = frozenset({"CT", "MRI"})
 
 
-@dataclass(slots=True)
 class Lesion:
-    lesion_id: str
-    organ: str
-    segment: str | None
-    first_seen: date
-    status: str = "active"
-    sizes: list[tuple[date, float]] = field(default_factory=list)
-    sessions: list[int] = field(default_factory=list)
-    history: list[tuple[date, str]] = field(default_factory=list)
+    """One lesion followed through the walk (a plain class: compiled, its constructor is cheap)."""
+
+    __slots__ = (
+        "first_seen",
+        "history",
+        "lesion_id",
+        "organ",
+        "segment",
+        "sessions",
+        "sizes",
+        "status",
+    )
+
+    def __init__(self, lesion_id: str, organ: str, segment: str | None, first_seen: date) -> None:
+        self.lesion_id = lesion_id
+        self.organ = organ
+        self.segment = segment
+        self.first_seen = first_seen
+        self.status = "active"
+        self.sizes: list[tuple[date, float]] = []
+        self.sessions: list[int] = []
+        self.history: list[tuple[date, str]] = []
 
     def set(self, day: date, status: str) -> None:
         if status != self.status or not self.history:
@@ -84,45 +96,89 @@ class Judged:
         return self.full.failed
 
 
-@dataclass(slots=True)
+class Rules:
+    """What the walk reads of the protocol at every record, read once per protocol."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        rfa, systemic = protocol.rfa, protocol.systemic
+        self.cycle_days: dict[str, int] = dict(systemic.cycle_days)
+        self.cycle_window_days: int = systemic.cycle_window_days
+        self.pre_cycle_freshness_days: int = systemic.pre_cycle_lab_freshness_days
+        self.separation_days: int = rfa.separation_days
+        # an agent's days before / after a session: the longer of its holds and the separation
+        self.before_rfa: dict[str, int] = {}
+        self.after_rfa: dict[str, int] = {}
+        for h in rfa.agent_holds:
+            before = self.before_rfa.get(h.agent, self.separation_days)
+            self.before_rfa[h.agent] = max(before, h.days_before_rfa)
+            after = self.after_rfa.get(h.agent, self.separation_days)
+            self.after_rfa[h.agent] = max(after, h.days_after_rfa)
+        self.max_hold: int = max([rfa.separation_days, *self.before_rfa.values()])
+
+    def cycle_length(self, regimen: str) -> int | None:
+        """As :meth:`~rfatrial.kernel.protocol.Systemic.cycle_length`."""
+        return self.cycle_days.get(regimen.upper())
+
+    def hold(self, cycle: SystemicCycle, *, before_rfa: bool) -> int:
+        """As :meth:`~rfatrial.kernel.protocol.Rfa.hold_for` of the cycle's agents."""
+        table = self.before_rfa if before_rfa else self.after_rfa
+        days = self.separation_days
+        for agent in cycle.agents:
+            days = max(days, table.get(agent.name.lower(), days))
+        return days
+
+
+# Rules by protocol identity (the protocol is kept so that its id stays its own).
+_RULES: dict[int, tuple[Protocol, Rules]] = {}
+
+
+def rules_for(protocol: Protocol) -> Rules:
+    """The :class:`Rules` of ``protocol``, made once."""
+    found = _RULES.get(id(protocol))
+    if found is not None and found[0] is protocol:
+        return found[1]
+    if len(_RULES) > 256:
+        _RULES.clear()
+    made = Rules(protocol)
+    _RULES[id(protocol)] = (protocol, made)
+    return made
+
+
 class Walk:
-    """Mutable state while the engine walks the history."""
+    """Mutable state while the engine walks the history (a plain class: compiled, its
+    constructor is cheap)."""
 
-    protocol: Protocol
-    today: date
-    arm: str | None = None
-    randomized: date | None = None
-    screened: date | None = None
-    eligible: bool = False
-    phase: str = "not_screened"
-    block: str | None = None  # "induction" | "consolidation"
-    block_cycles: int = 0
-    cycles: list[tuple[int, SystemicCycle]] = field(default_factory=list)
-    sessions: list[tuple[int, RfaSession]] = field(default_factory=list)
-    pending_scans: list[int] = field(
-        default_factory=list
-    )  # session numbers awaiting the 1-month scan
-    rfa_open: ImagingAssessment | None = None  # the scan that found therapy effective
-    last_effective: ImagingAssessment | None = None  # the last response scan, if effective
-    rfa_stopped: str | None = None
-    gate_failures: int = 0
-    first_failure: date | None = None
-    gate_result: Judged | None = None
-    last_panel: LabPanel | None = None
-    pre_cycle_failure: date | None = None
-    off_study: date | None = None
-    lesions: dict[str, Lesion] = field(default_factory=dict)
-    responses: list[ResponseRecord] = field(default_factory=list)
-    deviations: list[Deviation] = field(default_factory=list)
-    issues: list[str] = field(default_factory=list)
-    visits: dict[str, tuple[int, date, tuple[str, ...]]] = field(default_factory=dict)
-    judged: dict[int, Judged] = field(default_factory=dict)
-    holds: dict[tuple[int, bool], int] = field(default_factory=dict)
-    max_hold: int = 0
-
-    def __post_init__(self) -> None:
-        rfa = self.protocol.rfa
-        self.max_hold = max([rfa.separation_days, *(h.days_before_rfa for h in rfa.agent_holds)])
+    def __init__(self, protocol: Protocol, today: date) -> None:
+        self.protocol = protocol
+        self.today = today
+        self.rules = rules_for(protocol)
+        self.max_hold = self.rules.max_hold
+        self.arm: str | None = None
+        self.randomized: date | None = None
+        self.screened: date | None = None
+        self.eligible = False
+        self.phase = "not_screened"
+        self.block: str | None = None  # "induction" | "consolidation"
+        self.block_cycles = 0
+        self.cycles: list[tuple[int, SystemicCycle]] = []
+        self.sessions: list[tuple[int, RfaSession]] = []
+        self.pending_scans: list[int] = []  # session numbers awaiting the 1-month scan
+        self.rfa_open: ImagingAssessment | None = None  # the scan that found therapy effective
+        self.last_effective: ImagingAssessment | None = None  # the last response scan, if effective
+        self.rfa_stopped: str | None = None
+        self.gate_failures = 0
+        self.first_failure: date | None = None
+        self.gate_result: Judged | None = None
+        self.last_panel: LabPanel | None = None
+        self.pre_cycle_failure: date | None = None
+        self.off_study: date | None = None
+        self.lesions: dict[str, Lesion] = {}
+        self.responses: list[ResponseRecord] = []
+        self.deviations: list[Deviation] = []
+        self.issues: list[str] = []
+        self.visits: dict[str, tuple[int, date, tuple[str, ...]]] = {}
+        self.judged: dict[int, Judged] = {}
+        self.holds: dict[tuple[int, bool], int] = {}
 
     def gate_check(self, panel: LabPanel) -> Judged:
         """The pre-RFA gate on ``panel``, judged once per evaluation."""
@@ -151,9 +207,7 @@ class Walk:
         key = (id(cycle), before_rfa)
         found = self.holds.get(key)
         if found is None:
-            found = self.holds[key] = self.protocol.rfa.hold_for(
-                cycle.agent_names, before_rfa=before_rfa
-            )
+            found = self.holds[key] = self.rules.hold(cycle, before_rfa=before_rfa)
         return found
 
     def lesion(self, m: LesionMeasurement | str, day: date) -> Lesion:

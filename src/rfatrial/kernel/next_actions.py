@@ -100,7 +100,7 @@ def _next_cycle_window(w: Walk) -> _Window | None:
             {},
         )
     last = w.cycles[-1][1]
-    length = p.systemic.cycle_length(last.regimen)
+    length = w.rules.cycle_length(last.regimen)
     if length is None:
         return None
     if w.block == "consolidation" and w.block_cycles == 0 and w.sessions:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import cast
 
 from rfatrial.kernel._frozen import quick
+from rfatrial.kernel._recist_core import BriefResponse, Lesion, Series
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
 from rfatrial.kernel.evaluation import (
@@ -37,18 +39,20 @@ from rfatrial.kernel.evaluation import (
 )
 from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
 from rfatrial.kernel.history import (
+    AdverseEvent,
     Event,
     FollowUpVisit,
     ImagingAssessment,
+    LabPanel,
     LesionMeasurement,
     PatientHistory,
+    RfaSession,
     SystemicCycle,
 )
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
 from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel._recist_core import BriefResponse, Series
 from rfatrial.kernel.recist import RecistSeries, accept_lesion_type
 from rfatrial.kernel.units import ClinicalValueError
 
@@ -83,13 +87,21 @@ def _evaluate_events(
     patient_id: str, events: Sequence[Event], protocol: Protocol, today: date
 ) -> Evaluation:
     w = Walk(protocol, today)
-    keys = [(e.date, RANK[e.type], i) for i, e in enumerate(events)]
-    keys.sort()
-    order = [k[2] for k in keys]
+    dates = [e.date for e in events]
+    ranks = [RANK[e.type] for e in events]
+    # the walk's order: by date, then the same-day order of the kinds, then as recorded; a
+    # history stored in that order (the usual case) needs no sort
+    order: Sequence[int] = range(len(events))
+    for k in range(1, len(events)):
+        if dates[k] < dates[k - 1] or (dates[k] == dates[k - 1] and ranks[k] < ranks[k - 1]):
+            keys = [(dates[j], ranks[j], j) for j in range(len(events))]
+            keys.sort()
+            order = [key[2] for key in keys]
+            break
     recist = _RecistSeries()
     for i in order:
         event = events[i]
-        if event.date > today:
+        if dates[i] > today:
             w.issues.append(f"events[{i}] ({event.type}) is dated after {today.isoformat()}")
             continue
         _step(w, recist, event, i)
@@ -97,26 +109,39 @@ def _evaluate_events(
 
 
 def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
-    # the most frequent records first, on their own short way
+    # the most frequent records first, on their own short way (each field read once)
     if w.off_study is None:
-        if event.type == "lab_panel":
+        # exact types: isinstance would ask the models' metaclass (an ABC) every time
+        if type(event) is LabPanel:
             record_labs(w, event)
             return
-        if event.type == "imaging":
-            response = recist.add(event)
+        if type(event) is ImagingAssessment:
+            by_id = {m.lesion_id: m for m in event.lesions}  # distinct: the schema checks it
+            new_lesions, extrahepatic = event.new_lesions, event.extrahepatic_progression
+            response = recist.add_scan(event, by_id, new_lesions, extrahepatic)
             if recist.issue and recist.issue not in w.issues:
                 w.issues.append(recist.issue)
-            _imaging(w, event, i, response)
+            _imaging(w, event, i, response, by_id, new_lesions, extrahepatic)
             return
-        if event.type == "follow_up_visit":
+        if type(event) is FollowUpVisit:
             _visit(w, event, i)
             return
-        if event.type == "systemic_cycle":
+        if type(event) is SystemicCycle:
             _cycle(w, event, i)
             return
-        if event.type == "adverse_event":
+        if type(event) is AdverseEvent:
             return
-    response = recist.add(event)
+    scan: tuple[dict[str, LesionMeasurement], list[LesionMeasurement], bool] | None = None
+    response = None
+    if event.type == "imaging":
+        scan = (
+            {m.lesion_id: m for m in event.lesions},
+            event.new_lesions,
+            event.extrahepatic_progression,
+        )
+        response = recist.add_scan(event, *scan)
+    elif event.type == "rfa_session":
+        recist.add_session(event)
     if recist.issue and recist.issue not in w.issues:
         w.issues.append(recist.issue)
     if w.off_study is not None and event.type != "death":
@@ -124,7 +149,11 @@ def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
             f"events[{i}] ({event.type}) is dated after the patient left the study"
             f" on {w.off_study.isoformat()}"
         )
-    _apply(w, event, i, response)
+    if event.type == "imaging":
+        assert scan is not None
+        _imaging(w, event, i, response, *scan)
+    else:
+        _apply(w, event, i)
 
 
 def _conclude(patient_id: str, w: Walk) -> Evaluation:
@@ -206,11 +235,18 @@ class _RecistSeries:
         self.treated: set[str] = set()
         self.issue: str | None = None
 
-    def add(self, e: Event) -> BriefResponse | None:
-        if e.type == "rfa_session":
-            self.treated.update(x.lesion_id for x in e.lesions)
-            return None
-        if e.type != "imaging" or e.modality not in RECIST_MODALITIES:
+    def add_session(self, e: RfaSession) -> None:
+        self.treated.update(x.lesion_id for x in e.lesions)
+
+    def add_scan(
+        self,
+        e: ImagingAssessment,
+        by_id: dict[str, LesionMeasurement],
+        new_lesions: list[LesionMeasurement],
+        extrahepatic: bool,
+    ) -> BriefResponse | None:
+        """The response at scan ``e``, whose lesions are ``by_id`` (by their distinct ids)."""
+        if e.modality not in RECIST_MODALITIES:
             return None
         try:
             if e.purpose == "baseline" or (self.series is None and self.issue is None):
@@ -223,9 +259,9 @@ class _RecistSeries:
             treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
             return self.series.brief(
-                {m.lesion_id: m for m in e.lesions},  # distinct: the history schema checks it
+                cast("dict[str, Lesion]", by_id),  # read only: a dict of its lesions
                 treated,
-                new_lesion=bool(e.new_lesions) or e.extrahepatic_progression,
+                new_lesion=bool(new_lesions) or extrahepatic,
                 non_target_progression=e.non_target_progression,
             )
         except ClinicalValueError as exc:
@@ -237,7 +273,8 @@ class _RecistSeries:
 accept_lesion_type(LesionMeasurement)
 
 
-def _apply(w: Walk, e: Event, i: int, response: BriefResponse | None) -> None:
+def _apply(w: Walk, e: Event, i: int) -> None:
+    """Any record but imaging (see _step)."""
     if e.type == "screening":
         w.screened, w.eligible = e.date, e.eligible
         w.phase = "screening" if e.eligible else "screen_failure"
@@ -245,8 +282,6 @@ def _apply(w: Walk, e: Event, i: int, response: BriefResponse | None) -> None:
         _randomize(w, e.date, e.arm, i)
     elif e.type == "systemic_cycle":
         _cycle(w, e, i)
-    elif e.type == "imaging":
-        _imaging(w, e, i, response)
     elif e.type == "lab_panel":
         record_labs(w, e)
     elif e.type == "rfa_session":
@@ -299,23 +334,22 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
     p = w.protocol
     if w.randomized is None:
         w.issues.append(f"events[{i}]: systemic cycle before randomization")
-    if p.systemic.cycle_length(e.regimen) is None:
+    rules = w.rules
+    day, regimen = e.date, e.regimen
+    if rules.cycle_length(regimen) is None:
         w.issues.append(
-            f"events[{i}]: regimen '{e.regimen}' is not in the protocol's systemic.cycle_days"
+            f"events[{i}]: regimen '{regimen}' is not in the protocol's systemic.cycle_days"
         )
     if w.cycles:
         prev = w.cycles[-1][1]
-        length = p.systemic.cycle_length(prev.regimen)
-        if length is not None and (e.date - prev.date).days < length - p.systemic.cycle_window_days:
+        length = rules.cycle_length(prev.regimen)
+        since = (day - prev.date).days
+        if length is not None and since < length - rules.cycle_window_days:
             w.deviate(
                 "cycle_too_early",
-                e.date,
+                day,
                 "deviation.cycle_too_early",
-                {
-                    "days": (e.date - prev.date).days,
-                    "regimen": prev.regimen,
-                    "cycle_days": length,
-                },
+                {"days": since, "regimen": prev.regimen, "cycle_days": length},
                 "systemic.cycle_days",
                 i,
             )
@@ -323,7 +357,7 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
     panel = w.last_panel
     if (
         panel is not None
-        and (e.date - panel.date).days <= p.systemic.pre_cycle_lab_freshness_days
+        and (day - panel.date).days <= rules.pre_cycle_freshness_days
         and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
     ):
         failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
@@ -331,7 +365,7 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
         if failed:
             w.deviate(
                 "cycle_despite_failed_labs",
-                e.date,
+                day,
                 "deviation.cycle_despite_failed_labs",
                 {"failed": ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in failed)},
                 "systemic.pre_cycle_labs",
@@ -339,11 +373,11 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
             )
     for number, s in w.sessions:
         hold = w.hold(e, before_rfa=False)
-        gap = (e.date - s.date).days
+        gap = (day - s.date).days
         if gap < hold:
             w.deviate(
                 "cycle_within_separation",
-                e.date,
+                day,
                 "deviation.cycle_within_separation",
                 {"days": gap, "session": number, "hold_days": hold},
                 "rfa.separation_days",
@@ -354,16 +388,23 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
         w.block_cycles += 1
 
 
-def _effective(w: Walk, e: ImagingAssessment, r: BriefResponse) -> bool:
+def _effective(
+    w: Walk,
+    e: ImagingAssessment,
+    r: BriefResponse,
+    new_lesions: list[LesionMeasurement],
+    extrahepatic: bool,
+    new_elsewhere: bool,
+) -> bool:
     p = w.protocol
-    if e.extrahepatic_progression or any(m.organ != "liver" for m in e.new_lesions):
+    if extrahepatic or new_elsewhere:
         return False
     overall, target_response, non_target_response = r[0], r[1], r[2]
     # New liver lesions after the first session are candidates, not failure, unless the rest of
     # the disease progressed too.
     if (
         overall == "PD"
-        and e.new_lesions
+        and new_lesions
         and w.sessions
         and p.response.new_liver_lesions_after_first_rfa_are_candidates
         and target_response != "PD"
@@ -377,10 +418,19 @@ def _effective(w: Walk, e: ImagingAssessment, r: BriefResponse) -> bool:
     return overall in p.response.effective
 
 
-def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> None:
+def _imaging(
+    w: Walk,
+    e: ImagingAssessment,
+    i: int,
+    r: BriefResponse | None,
+    by_id: dict[str, LesionMeasurement],
+    new_lesions: list[LesionMeasurement],
+    extrahepatic: bool,
+) -> None:
+    """Scan ``e``: its lesions ``by_id``, its new lesions, and the response ``r``."""
     day, known = e.date, w.lesions
-    for m in e.lesions:
-        x = known.get(m.lesion_id) or w.lesion(m, day)
+    for lesion_id, m in by_id.items():
+        x = known.get(lesion_id) or w.lesion(m, day)
         if x.segment is None and m.segment:
             x.segment = m.segment
         size = m.diameter_mm
@@ -391,42 +441,47 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> 
                     x.set(day, "disappeared")
             elif x.status == "disappeared":
                 x.set(day, "active")
-    for m in e.new_lesions:
-        x = w.lesion(m, e.date)
-        if m.diameter_mm is not None:
-            x.sizes.append((e.date, m.diameter_mm))
+    new_liver = 0
+    for m in new_lesions:
+        x = w.lesion(m, day)
+        if m.organ == "liver":
+            new_liver += 1
+        size = m.diameter_mm
+        if size is not None:
+            x.sizes.append((day, size))
     for lid in e.local_progression:
-        x = w.lesion(lid, e.date)
+        x = w.lesion(lid, day)
         if x.status not in ("ablated", "complete"):
             w.issues.append(f"events[{i}]: local progression of {lid}, which was never ablated")
-        x.set(e.date, "local_progression")
+        x.set(day, "local_progression")
     if r is None:
         return
-    effective = _effective(w, e, r)
+    purpose = e.purpose
+    effective = _effective(w, e, r, new_lesions, extrahepatic, new_liver < len(new_lesions))
     w.responses.append(
         _QuickResponseRecord(
-            e.date,
+            day,
             e.modality,
-            e.purpose,
+            purpose,
             r[0],
             r[1],
             r[3],
             r[4],
             r[5],
             effective,
-            sum(1 for m in e.new_lesions if m.organ == "liver"),
-            e.extrahepatic_progression,
+            new_liver,
+            extrahepatic,
         )
     )
     if w.randomized is None:
         return
-    closes_block = e.purpose == "response" and w.block is not None
+    closes_block = purpose == "response" and w.block is not None
     if closes_block:
         rng = w.protocol.induction if w.block == "induction" else w.protocol.consolidation
         if not rng.min_cycles <= w.block_cycles <= rng.max_cycles:
             w.deviate(
                 f"{w.block}_cycles_out_of_range",
-                e.date,
+                day,
                 f"deviation.{w.block}_cycles_out_of_range",
                 {
                     "cycles": w.block_cycles,
@@ -443,7 +498,7 @@ def _imaging(w: Walk, e: ImagingAssessment, i: int, r: BriefResponse | None) -> 
         return
     w.last_effective = e if effective else None
     if not effective:
-        w.rfa_stopped = "extrahepatic_progression" if e.extrahepatic_progression else "progression"
+        w.rfa_stopped = "extrahepatic_progression" if extrahepatic else "progression"
         w.rfa_open = None
         w.phase = "follow_up"
         return
