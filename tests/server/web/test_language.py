@@ -89,6 +89,7 @@ def test_the_patient_page_names_codes_in_chinese(study: Study) -> None:
     assert "<title>血小板：" in page  # the chart's accessible title
     assert "试验组" in page and "experimental" not in page  # the arm in the timeline
     assert "CT, 基线:" in page  # the purpose of a scan
+    assert "<span>女, 61 岁</span>" in page  # sex and age
     assert "血小板 180, 中性粒细胞 3.2" in page  # a lab panel in the timeline
     lab_form = client.get(reverse("web:record", args=[study.patient_a.pk, "lab_panel"]))
     assert ">血小板<" in lab_form.content.decode()
