@@ -147,9 +147,22 @@ def main() -> None:
                 f"histories/s by the wall clock, {n / cpu:,.0f}/s by CPU time (goal 1,000/s)"
             )
         else:
+            before = os.times()
+            cohort()
+            after = os.times()
+            children = (
+                after.children_user
+                - before.children_user
+                + after.children_system
+                - before.children_system
+            )
+            own = after.user - before.user + after.system - before.system
             print(
                 f"simulate_cohort with files, {workers} worker processes: {n} histories: "
-                f"{n / wall:,.0f} histories/s by the wall clock (goal 1,000/s)"
+                f"{n / wall:,.0f} histories/s by the wall clock (goal 1,000/s); CPU per "
+                f"history {children / n * 1e3:.2f} ms in the workers + {own / n * 1e3:.2f} ms "
+                f"planning in this process: {workers * n / (children + own):,.0f}/s if "
+                f"{workers} cores were free"
             )
     print(load())
 
