@@ -93,3 +93,12 @@ def test_the_patient_page_names_codes_in_chinese(study: Study) -> None:
     assert "血小板 180, 中性粒细胞 3.2" in page  # a lab panel in the timeline
     lab_form = client.get(reverse("web:record", args=[study.patient_a.pk, "lab_panel"]))
     assert ">血小板<" in lab_form.content.decode()
+
+
+def test_the_lab_gate_names_its_criteria_in_chinese(study: Study) -> None:
+    client = Client()
+    client.force_login(study.coordinator)
+    choose(client, "zh-hans")
+    page = client.get(reverse("web:gate", args=[study.patient_a.pk])).content.decode()
+    assert "<td>Child-Pugh 分级</td>" in page and "<td>属于 A 级</td>" in page
+    assert "<td>血小板</td>" in page and "platelets" not in page

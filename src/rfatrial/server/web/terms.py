@@ -7,10 +7,10 @@ language. A code without a name here is shown with its underscores as spaces.
 from __future__ import annotations
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
-__all__ = ["TERMS", "term"]
+__all__ = ["TERMS", "term", "threshold"]
 
 TERMS: dict[str, str | Promise] = {
     # phases of the pathway
@@ -114,6 +114,15 @@ TERMS: dict[str, str | Promise] = {
     "no_liver_lesion": _("no liver lesion left"),
     "extrahepatic_progression": _("extrahepatic progression"),
 }
+
+
+def threshold(text: object) -> str:
+    """A lab gate's threshold as the kernel writes it, in the active language: the limits are
+    symbols (``≥ 50 10^9/L``), a class criterion is words (``in A`` for Child-Pugh)."""
+    value = "" if text is None else str(text)
+    if value.startswith("in "):
+        return gettext("in %(allowed)s") % {"allowed": value[3:]}
+    return value
 
 
 def term(code: object) -> str:

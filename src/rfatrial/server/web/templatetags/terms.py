@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import template
 
-from rfatrial.server.web.terms import term
+from rfatrial.server.web.terms import term, threshold
 
 register = template.Library()
 # registered by call, not as a decorator: Django's decorators are untyped
 register.filter("term", term)
+register.filter("threshold", threshold)
