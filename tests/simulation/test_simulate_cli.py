@@ -28,6 +28,19 @@ def test_cohort_as_a_subprocess(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "manifest.json").read_text("utf-8"))["seed"] == 3
 
 
+def test_cohort_workers_write_the_same_files(tmp_path: Path) -> None:
+    args = ["cohort", "--patients", "10", "--sites", "2", "--seed", "5", "--non-compliance", "0.3"]
+    one = runner.invoke(simulate_app, [*args, "--out", str(tmp_path / "one")])
+    two = runner.invoke(simulate_app, [*args, "--out", str(tmp_path / "two"), "--workers", "2"])
+    assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir()) and len(names) == 11
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    bad = runner.invoke(simulate_app, [*args, "--out", str(tmp_path / "bad"), "--workers", "0"])
+    assert bad.exit_code == 2 and "--workers" in bad.output
+
+
 def test_power_json_equals_the_library() -> None:
     r = runner.invoke(
         simulate_app, ["power", "--n", "200", "--events", "106", "--trials", "500", "--json"]
