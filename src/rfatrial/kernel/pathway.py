@@ -87,8 +87,10 @@ def _evaluate_events(
     patient_id: str, events: Sequence[Event], protocol: Protocol, today: date
 ) -> Evaluation:
     w = Walk(protocol, today)
-    dates = [e.date for e in events]
-    ranks = [RANK[e.type] for e in events]
+    # a validated record's fields are its __dict__: one attribute read instead of two
+    fields = [e.__dict__ for e in events]
+    dates: list[date] = [f["date"] for f in fields]
+    ranks = [RANK[f["type"]] for f in fields]
     # the walk's order: by date, then the same-day order of the kinds, then as recorded; a
     # history stored in that order (the usual case) needs no sort
     order: Sequence[int] = range(len(events))
@@ -108,6 +110,25 @@ def _evaluate_events(
     return _conclude(patient_id, w)
 
 
+class _Scan:
+    """The fields of an imaging record, read at once (a validated record's fields are its
+    ``__dict__``: one attribute read, where each field read costs several dict look-ups)."""
+
+    def __init__(self, e: ImagingAssessment) -> None:
+        d = e.__dict__
+        self.event = e
+        self.day: date = d["date"]
+        self.modality: str = d["modality"]
+        self.purpose: str = d["purpose"]
+        self.lesions: list[LesionMeasurement] = d["lesions"]
+        self.new_lesions: list[LesionMeasurement] = d["new_lesions"]
+        self.local_progression: list[str] = d["local_progression"]
+        self.non_target_progression: bool = d["non_target_progression"]
+        self.extrahepatic: bool = d["extrahepatic_progression"]
+        # the lesions by id (distinct: the history schema checks it)
+        self.by_id = {m.lesion_id: m for m in self.lesions}
+
+
 def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
     # the most frequent records first, on their own short way (each field read once)
     if w.off_study is None:
@@ -116,12 +137,11 @@ def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
             record_labs(w, event)
             return
         if type(event) is ImagingAssessment:
-            by_id = {m.lesion_id: m for m in event.lesions}  # distinct: the schema checks it
-            new_lesions, extrahepatic = event.new_lesions, event.extrahepatic_progression
-            response = recist.add_scan(event, by_id, new_lesions, extrahepatic)
+            scan = _Scan(event)
+            response = recist.add_scan(scan)
             if recist.issue and recist.issue not in w.issues:
                 w.issues.append(recist.issue)
-            _imaging(w, event, i, response, by_id, new_lesions, extrahepatic)
+            _imaging(w, scan, i, response)
             return
         if type(event) is FollowUpVisit:
             _visit(w, event, i)
@@ -131,15 +151,11 @@ def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
             return
         if type(event) is AdverseEvent:
             return
-    scan: tuple[dict[str, LesionMeasurement], list[LesionMeasurement], bool] | None = None
+    other: _Scan | None = None
     response = None
     if event.type == "imaging":
-        scan = (
-            {m.lesion_id: m for m in event.lesions},
-            event.new_lesions,
-            event.extrahepatic_progression,
-        )
-        response = recist.add_scan(event, *scan)
+        other = _Scan(event)
+        response = recist.add_scan(other)
     elif event.type == "rfa_session":
         recist.add_session(event)
     if recist.issue and recist.issue not in w.issues:
@@ -149,9 +165,8 @@ def _step(w: Walk, recist: _RecistSeries, event: Event, i: int) -> None:
             f"events[{i}] ({event.type}) is dated after the patient left the study"
             f" on {w.off_study.isoformat()}"
         )
-    if event.type == "imaging":
-        assert scan is not None
-        _imaging(w, event, i, response, *scan)
+    if other is not None:
+        _imaging(w, other, i, response)
     else:
         _apply(w, event, i)
 
@@ -238,14 +253,8 @@ class _RecistSeries:
     def add_session(self, e: RfaSession) -> None:
         self.treated.update(x.lesion_id for x in e.lesions)
 
-    def add_scan(
-        self,
-        e: ImagingAssessment,
-        by_id: dict[str, LesionMeasurement],
-        new_lesions: list[LesionMeasurement],
-        extrahepatic: bool,
-    ) -> BriefResponse | None:
-        """The response at scan ``e``, whose lesions are ``by_id`` (by their distinct ids)."""
+    def add_scan(self, e: _Scan) -> BriefResponse | None:
+        """The response at scan ``e``."""
         if e.modality not in RECIST_MODALITIES:
             return None
         try:
@@ -259,9 +268,9 @@ class _RecistSeries:
             treated, self.treated = self.treated, set()
             # the history schema checked what Timepoint checks (distinct ids, sizes, flags)
             return self.series.brief(
-                cast("dict[str, Lesion]", by_id),  # read only: a dict of its lesions
+                cast("dict[str, Lesion]", e.by_id),  # read only: a dict of its lesions
                 treated,
-                new_lesion=bool(new_lesions) or extrahepatic,
+                new_lesion=bool(e.new_lesions) or e.extrahepatic,
                 non_target_progression=e.non_target_progression,
             )
         except ClinicalValueError as exc:
@@ -388,23 +397,16 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
         w.block_cycles += 1
 
 
-def _effective(
-    w: Walk,
-    e: ImagingAssessment,
-    r: BriefResponse,
-    new_lesions: list[LesionMeasurement],
-    extrahepatic: bool,
-    new_elsewhere: bool,
-) -> bool:
+def _effective(w: Walk, e: _Scan, r: BriefResponse, new_elsewhere: bool) -> bool:
     p = w.protocol
-    if extrahepatic or new_elsewhere:
+    if e.extrahepatic or new_elsewhere:
         return False
     overall, target_response, non_target_response = r[0], r[1], r[2]
     # New liver lesions after the first session are candidates, not failure, unless the rest of
     # the disease progressed too.
     if (
         overall == "PD"
-        and new_lesions
+        and e.new_lesions
         and w.sessions
         and p.response.new_liver_lesions_after_first_rfa_are_candidates
         and target_response != "PD"
@@ -418,18 +420,11 @@ def _effective(
     return overall in p.response.effective
 
 
-def _imaging(
-    w: Walk,
-    e: ImagingAssessment,
-    i: int,
-    r: BriefResponse | None,
-    by_id: dict[str, LesionMeasurement],
-    new_lesions: list[LesionMeasurement],
-    extrahepatic: bool,
-) -> None:
-    """Scan ``e``: its lesions ``by_id``, its new lesions, and the response ``r``."""
-    day, known = e.date, w.lesions
-    for lesion_id, m in by_id.items():
+def _imaging(w: Walk, e: _Scan, i: int, r: BriefResponse | None) -> None:
+    """Scan ``e``: its lesions, its new lesions, and the response ``r``."""
+    day, known = e.day, w.lesions
+    new_lesions = e.new_lesions
+    for lesion_id, m in e.by_id.items():
         x = known.get(lesion_id) or w.lesion(m, day)
         if x.segment is None and m.segment:
             x.segment = m.segment
@@ -457,7 +452,7 @@ def _imaging(
     if r is None:
         return
     purpose = e.purpose
-    effective = _effective(w, e, r, new_lesions, extrahepatic, new_liver < len(new_lesions))
+    effective = _effective(w, e, r, new_liver < len(new_lesions))
     w.responses.append(
         _QuickResponseRecord(
             day,
@@ -470,7 +465,7 @@ def _imaging(
             r[5],
             effective,
             new_liver,
-            extrahepatic,
+            e.extrahepatic,
         )
     )
     if w.randomized is None:
@@ -496,14 +491,14 @@ def _imaging(
         if closes_block:
             w.phase = "follow_up"
         return
-    w.last_effective = e if effective else None
+    w.last_effective = e.event if effective else None
     if not effective:
-        w.rfa_stopped = "extrahepatic_progression" if extrahepatic else "progression"
+        w.rfa_stopped = "extrahepatic_progression" if e.extrahepatic else "progression"
         w.rfa_open = None
         w.phase = "follow_up"
         return
     if closes_block or w.rfa_open is not None:
-        open_rfa(w, e)
+        open_rfa(w, e.event)
 
 
 def _deviation(
