@@ -1014,7 +1014,8 @@ class _Loop:
         progressed = p.progression_day is not None and p.progression_day <= day
         new: list[LesionMeasurement] = []
         extrahepatic = non_target = False
-        before = {x.lesion_id for x in p.lesions.values()}
+        # the lesions known before this scan (those it finds are listed as new lesions)
+        before = list(p.lesions.values())
         if progressed:
             new, extrahepatic, non_target = self.progress(day, growth_allowed=True)
         else:
@@ -1033,16 +1034,11 @@ class _Loop:
         ]
         for lid in ltp:
             p.lesions[lid].ltp_day = None
-        new_ids = {m.lesion_id for m in new}
         return _imaging(
             date=day,
             modality="CT",
             purpose=purpose,
-            lesions=[
-                x.measurement()
-                for x in p.measured()
-                if x.lesion_id in before and x.lesion_id not in new_ids
-            ],
+            lesions=[x.measurement() for x in before if not x.ablated],
             new_lesions=new,
             local_progression=ltp,
             non_target_progression=non_target,
