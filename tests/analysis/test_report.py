@@ -264,3 +264,27 @@ def test_forest_table_covers_every_endpoint(built: tuple[Path, ReportResult, lis
         "ras status",
     }
     assert "<figcaption>Forest plot</figcaption>" in text
+
+
+def test_the_garbage_collector_is_left_as_found(
+    built: tuple[Path, ReportResult, list[str]],
+) -> None:
+    """Reading a cohort pauses the collector and the report freezes the histories: both undone."""
+    import gc
+
+    from rfatrial.analysis.report import gc_paused, load_cohort
+
+    root, _, _ = built
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    load_cohort(root / "cohort")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # paused when it was off: still off
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError("a history that cannot be read")
+    assert gc.isenabled()

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from rfatrial.analysis.report import Cohort, cohort_of
+from rfatrial.analysis.report import Cohort, cohort_of, gc_paused
 from rfatrial.kernel.history import Event, PatientHistory
 
 __all__ = ["BATCH", "database_cohort", "database_histories"]
@@ -47,8 +47,9 @@ def database_histories(sites: Sequence[str] | None = None) -> list[PatientHistor
         patients = patients.filter(site__code__in=list(sites))
     everyone = list(patients)
     out: list[PatientHistory] = []
-    for start in range(0, len(everyone), BATCH):
-        out += _histories(everyone[start : start + BATCH])
+    with gc_paused():  # every object made here lives on: no collector passes over them
+        for start in range(0, len(everyone), BATCH):
+            out += _histories(everyone[start : start + BATCH])
     return out
 
 
