@@ -116,6 +116,24 @@ def test_patient_page_shows_lesions_responses_trends_and_actions(study: Study) -
     assert "Next actions" in text and "Deviations" in text
 
 
+def test_the_lab_trends_show_egfr_and_albi_computed_by_the_kernel(study: Study) -> None:
+    from rfatrial.kernel.albi import albi
+    from rfatrial.kernel.egfr import egfr_ckd_epi_2021
+    from rfatrial.server.web.charts import derived_values
+
+    p = study.patient_a  # every panel: creatinine 78 µmol/L, bilirubin 12 µmol/L, albumin 41 g/L
+    egfr = round(egfr_ckd_epi_2021(78, "µmol/L", p.age_at_screening, p.sex), 1)
+    score = round(albi(12, "µmol/L", 41, "g/L").score, 2)
+    text = signed_in(study.coordinator).get(reverse("web:patient", args=[p.pk])).content.decode()
+    assert '<th class="num">eGFR</th><th class="num">ALBI</th>' in text
+    assert f'<td class="num">{egfr:g}</td><td class="num">{score:g}</td>' in text
+    assert "<title>eGFR: " in text and "<title>ALBI: " in text
+    # a value the calculators refuse gives no estimate, never a guess
+    refused = derived_values({"creatinine": (78, "furlongs")}, age_years=60, sex="F")
+    assert refused == {}
+    assert derived_values({"creatinine": (78, "µmol/L")}, age_years=60, sex="X") == {}
+
+
 def test_a_lab_panel_that_fails_the_gate_postpones_the_session(study: Study) -> None:
     client = signed_in(study.coordinator)
     url = reverse("web:record", args=[study.patient_a.pk, "lab_panel"])

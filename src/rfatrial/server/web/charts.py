@@ -7,12 +7,42 @@ from html import escape
 
 from django.utils.translation import gettext
 
+from rfatrial.kernel.albi import albi
+from rfatrial.kernel.egfr import egfr_ckd_epi_2021
 from rfatrial.kernel.protocol import Protocol, ThresholdCriterion
+from rfatrial.kernel.units import ClinicalValueError
 from rfatrial.server.web.terms import term
 
-__all__ = ["TREND_ANALYTES", "gate_limits", "sparkline"]
+__all__ = ["DERIVED", "TREND_ANALYTES", "derived_values", "gate_limits", "sparkline"]
 
 TREND_ANALYTES = ("alt", "ast", "bilirubin", "albumin", "platelets", "creatinine")
+# Computed from a panel's values: eGFR (CKD-EPI 2021) from creatinine, ALBI from bilirubin and
+# albumin (the kernel's calculators).
+DERIVED = ("egfr", "albi")
+
+
+def derived_values(
+    panel: dict[str, tuple[float, str]], *, age_years: float, sex: str
+) -> dict[str, float]:
+    """eGFR and ALBI score of one panel (``analyte: (value, unit)``), where its values allow.
+
+    An implausible value or an unknown unit gives no estimate rather than a guess.
+    """
+    out: dict[str, float] = {}
+    if "creatinine" in panel and sex in ("F", "M"):
+        value, unit = panel["creatinine"]
+        try:
+            out["egfr"] = round(egfr_ckd_epi_2021(value, unit, age_years, sex), 1)  # type: ignore[arg-type]
+        except ClinicalValueError:
+            out.pop("egfr", None)
+    if "bilirubin" in panel and "albumin" in panel:
+        (bili, bili_unit), (alb, alb_unit) = panel["bilirubin"], panel["albumin"]
+        try:
+            out["albi"] = round(albi(bili, bili_unit, alb, alb_unit).score, 2)
+        except ClinicalValueError:
+            out.pop("albi", None)
+    return out
+
 
 # (operator, fixed limit, ULN multiple)
 Limit = tuple[str, float | None, float | None]

@@ -77,6 +77,8 @@ TERMS: dict[str, str | Promise] = {
     "wbc": _("white blood cells"),
     "lymphocytes": _("lymphocytes"),
     "cea": "CEA",
+    "egfr": "eGFR",
+    "albi": "ALBI",
     # components of a follow-up visit
     "us_ceus": _("US / CEUS"),
     "ct_mri": _("CT / MRI"),

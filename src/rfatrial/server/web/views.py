@@ -32,7 +32,13 @@ from rfatrial.server.web.access import (
     user_roles,
     user_sites,
 )
-from rfatrial.server.web.charts import TREND_ANALYTES, gate_limits, sparkline
+from rfatrial.server.web.charts import (
+    DERIVED,
+    TREND_ANALYTES,
+    derived_values,
+    gate_limits,
+    sparkline,
+)
 from rfatrial.server.web.dates import DEFAULT_FORMAT, format_date, format_for_request, parse_date
 from rfatrial.server.web.engine_texts import engine_text
 from rfatrial.server.web.enrol import can_randomize
@@ -392,25 +398,33 @@ def _lesion_table(evaluation: dict[str, Any]) -> tuple[list[str], list[dict[str,
 
 
 def _lab_trends(patient: m.Patient) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A row per panel with the trend analytes, and a chart per analyte."""
+    """A row per panel with the trend analytes and the values derived from them (eGFR, ALBI),
+    and a chart of each."""
     results = (
         m.LabResult.objects.filter(panel__patient=patient, analyte__in=TREND_ANALYTES)
         .select_related("panel")
         .order_by("panel__date", "panel__seq", "position")
     )
     by_panel: dict[int, dict[str, Any]] = {}
-    series: dict[str, list[tuple[date, float, float | None]]] = {a: [] for a in TREND_ANALYTES}
+    columns = (*TREND_ANALYTES, *DERIVED)
+    series: dict[str, list[tuple[date, float, float | None]]] = {a: [] for a in columns}
     for r in results:
-        row = by_panel.setdefault(r.panel_id, {"date": r.panel.date, "values": {}})
+        row = by_panel.setdefault(r.panel_id, {"date": r.panel.date, "values": {}, "raw": {}})
         row["values"][r.analyte] = f"{r.value:g} {r.unit}".strip()
+        row["raw"][r.analyte] = (r.value, r.unit)
         series[r.analyte].append((r.panel.date, r.value, r.uln))
+    for row in by_panel.values():
+        derived = derived_values(row["raw"], age_years=patient.age_at_screening, sex=patient.sex)
+        for name, value in derived.items():
+            row["values"][name] = f"{value:g}"
+            series[name].append((row["date"], value, None))
     table = [
-        {"date": row["date"], "values": [row["values"].get(a, "") for a in TREND_ANALYTES]}
+        {"date": row["date"], "values": [row["values"].get(a, "") for a in columns]}
         for row in by_panel.values()
     ]
     limits = gate_limits(default_protocol())
     charts = []
-    for analyte in TREND_ANALYTES:
+    for analyte in columns:
         points = series[analyte]
         if points:
             charts.append(
@@ -450,7 +464,7 @@ def patient_page(request: HttpRequest, pk: int) -> HttpResponse:
             "responses": evaluation.get("responses", []),
             "actions": patient.next_actions.order_by("position"),
             "deviations": patient.deviations.order_by("date", "position"),
-            "trend_analytes": TREND_ANALYTES,
+            "trend_analytes": (*TREND_ANALYTES, *DERIVED),
             "lab_table": lab_table,
             "lab_charts": lab_charts,
             "can_write": can_write(request.user, patient.site.code),
