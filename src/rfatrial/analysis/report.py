@@ -411,10 +411,11 @@ def build_report(
     out.mkdir(parents=True, exist_ok=True)
 
     step(REPORT_STEPS[0])
-    cohort = cohort_dir if isinstance(cohort_dir, Cohort) else load_cohort(cohort_dir)
-    # the histories live until the report is written: the collector's full passes skip them
-    # (they walked the whole cohort for nothing, most of a second for 500 patients)
-    gc.freeze()
+    with gc_paused():
+        cohort = cohort_dir if isinstance(cohort_dir, Cohort) else load_cohort(cohort_dir)
+        # the histories live until the report is written: the collector's passes skip them
+        # (they walked the whole cohort for nothing, most of a second for 500 patients)
+        gc.freeze()
     try:
         step(REPORT_STEPS[1])
         ds = derive_datasets(cohort.histories, protocol, cutoff=cutoff)
