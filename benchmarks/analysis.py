@@ -199,14 +199,24 @@ def cohort_benchmark(base_n: int, sizes: list[int], seed: int) -> int:
         t_sim = time.perf_counter() - start
         cohort = load_cohort(Path(tmp) / "cohort")
         base = cohort.histories
+        steps: list[tuple[str, float]] = []
         start, cpu = time.perf_counter(), time.process_time()
-        result = build_report(Path(tmp) / "cohort", Path(tmp) / "report")
+        result = build_report(
+            Path(tmp) / "cohort",
+            Path(tmp) / "report",
+            progress=lambda name: steps.append((name, time.perf_counter())),
+        )
         t_report, t_cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"base cohort: {base_n:,} patients simulated in {t_sim:.1f} s (closed loop, seed {seed})")
     print(
         f"full report, {base_n:,} patients: {t_report:.1f} s (HTML + PDF, "
         f"{result.pdf_pages} pages; goal < 30 s: {'met' if t_report < 30 else 'NOT met'}); "
         f"{t_cpu:.1f} s of processor time ({_load()})"
+    )
+    ends = [t for _, t in steps[1:]] + [start + t_report]
+    print(
+        "  by step (wall, s): "
+        + ", ".join(f"{name} {end - t:.1f}" for (name, t), end in zip(steps, ends, strict=True))
     )
     print(
         f"{'patients':>9}{'lesions':>9}{'derive (s)':>12}{'statistics (s)':>16}"
