@@ -20,7 +20,8 @@ stratified log-rank, stratified Cox and cox.zph, RMST for the six endpoints; cum
 Gray's test and the patient-clustered jackknife of LTP; feasibility, exposure, AE, complication
 (CIRSE and Clavien-Dindo, per session and per patient) and paired lab summaries), prints how
 the time grows with the number of patients, and times the
-full report (HTML and PDF) for the base cohort (goal: under 30 s).
+full report (HTML and PDF) for the base cohort (goal: under 30 s), with the wall time of each of
+its steps.
 
 Third part (``--part database``, not in ``all``): the report from the study database, as the
 web application's Report page makes it. The base cohort is loaded into a new SQLite database in a
