@@ -9,12 +9,33 @@ an ordinary instance of the frozen class: same type, equality, hash, repr and im
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, field, fields, is_dataclass, make_dataclass
+from dataclasses import MISSING, fields, is_dataclass, make_dataclass
 from typing import Any, TypeVar, cast
 
 __all__ = ["quick"]
 
 T = TypeVar("T")
+
+
+def _init(cls: type) -> Any:
+    """An ``__init__`` that sets the fields of ``cls`` and retypes the instance, in one call."""
+    namespace: dict[str, Any] = {"_cls": cls, "_MISSING": MISSING}
+    params, body = [], []
+    for f in fields(cls):
+        if f.default is not MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f"    if {f.name} is _MISSING: {f.name} = _factory_{f.name}()")
+        else:
+            params.append(f.name)
+        body.append(f"    self.{f.name} = {f.name}")
+    body.append("    self.__class__ = _cls")
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, namespace)
+    return namespace["__init__"]
 
 
 def quick(cls: type[T]) -> type[T]:
@@ -35,25 +56,15 @@ def quick(cls: type[T]) -> type[T]:
         return cls  # compiled by mypyc (make kernel): its own constructor is the cheap one
     if not is_dataclass(cls) or not hasattr(cls, "__slots__"):
         raise TypeError(f"{cls!r} is not a slotted dataclass")
-    specs: list[tuple[str, Any, Field[Any]] | tuple[str, Any]] = []
-    for f in fields(cls):
-        if f.default is not MISSING:
-            specs.append((f.name, f.type, field(default=f.default)))
-        elif f.default_factory is not MISSING:
-            specs.append((f.name, f.type, field(default_factory=f.default_factory)))
-        else:
-            specs.append((f.name, f.type))
-
-    def retype(self: Any) -> None:
-        self.__class__ = cls
-
+    names = [f.name for f in fields(cls)]
     twin = make_dataclass(
         f"_{cls.__name__}Draft",
-        specs,
-        namespace={"__post_init__": retype},
+        [(name, Any) for name in names],
+        init=False,
         slots=True,
         eq=False,
         repr=False,
         match_args=False,
     )
+    twin.__init__ = _init(cls)  # type: ignore[misc]
     return cast("type[T]", twin)
