@@ -173,6 +173,14 @@ _COMPLICATIONS = (
 )
 
 
+def _braf_status(ras_status: str, braf_mutant: bool) -> str:
+    """BRAF as the screening records it: tested with RAS on the same panel, so unknown when RAS
+    is (the model draws a BRAF mutation only in RAS wild-type tumours)."""
+    if ras_status == "unknown":
+        return "unknown"
+    return "mutant" if braf_mutant else "wild_type"
+
+
 # --- compliance and what is returned ----------------------------------------------------------
 
 
@@ -811,7 +819,7 @@ class _Loop:
                     eligible=True,
                     liver_lesion_count=b.liver_lesion_count,
                     ras_status=b.ras_status,
-                    braf_status="mutant" if b.braf_mutant else "wild_type",
+                    braf_status=_braf_status(b.ras_status, b.braf_mutant),
                     ecog=b.ecog,
                     extrahepatic_disease=b.extrahepatic_disease,
                 ),
