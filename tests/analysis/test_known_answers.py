@@ -5,7 +5,6 @@ from __future__ import annotations
 import doctest
 import importlib
 import math
-import time
 from types import ModuleType
 
 import numpy as np
@@ -125,19 +124,13 @@ def test_bad_input_is_refused(call: object, message: str) -> None:
         call()  # type: ignore[operator]
 
 
-def test_cox_on_100000_rows_is_fast() -> None:
+def test_cox_on_100000_rows_recovers_the_hazard_ratio() -> None:
+    # Its speed beside R's is measured by benchmarks/analysis.py, not here.
     rng = np.random.default_rng(3)
     n = 100_000
     arm = rng.integers(0, 2, n)
     stratum = rng.integers(0, 4, n)
     t = np.round(rng.exponential(20 * np.exp(0.3 * arm)), 1) + 0.1
     e = rng.random(n) < 0.7
-    analysis.cox_ph(t[:1000], e[:1000], arm[:1000], strata=stratum[:1000])  # warm up
-    # the best of three runs: on a shared machine one run may wait for a processor
-    elapsed = math.inf
-    for _ in range(3):
-        start = time.perf_counter()
-        fit = analysis.cox_ph(t, e, arm, strata=stratum)
-        elapsed = min(elapsed, time.perf_counter() - start)
+    fit = analysis.cox_ph(t, e, arm, strata=stratum)
     assert fit.coef[0] == pytest.approx(-0.3, abs=0.05)
-    assert elapsed < 0.5, f"Cox on 100,000 rows took {elapsed:.3f} s"
