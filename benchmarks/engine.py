@@ -4,7 +4,9 @@ Generates a pool of histories with the simulated care team (about 40 records eac
 100,000 distinct histories from it by shifting every date, then times ``evaluate`` on all of them
 on one core and compares with merely iterating over the same records.
 
-Run: ``uv run --frozen python benchmarks/engine.py [--histories N] [--pool P]``
+Run: ``make bench``, or ``uv run --frozen python benchmarks/engine.py [--histories N] [--pool P]``
+(after ``make kernel``, which compiles the engine's hot modules; without it the engine runs as
+pure Python, and the benchmark says which one it timed).
 Goal on a 2-core machine: at least 20,000 histories/s on one core.
 """
 
@@ -17,6 +19,7 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
+from rfatrial.kernel import _compiled
 from rfatrial.kernel.history import PatientHistory
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import default_protocol
@@ -82,6 +85,8 @@ def main() -> None:
     t_eval = time.perf_counter() - t0
 
     n = len(histories)
+    engine = "compiled (make kernel)" if _compiled.compiled() else "pure Python"
+    print(f"engine: {engine}")
     print(f"histories: {n:,} (pool {args.pool:,}, generated in {t_gen:.1f} s)")
     print(
         f"records per history: mean {statistics.mean(records):.1f}, "
