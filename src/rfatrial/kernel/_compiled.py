@@ -65,6 +65,8 @@ def current() -> bool:
     """Whether every module of :data:`COMPILED` has an extension built from its present source."""
     if len(_extensions()) != len(COMPILED):
         return False
+    if not any(_HERE.parents[1].glob(f"{GROUP}__mypyc*")):  # their shared library, in src/
+        return False
     try:
         recorded = json.loads(RECORD.read_text())
     except (OSError, ValueError):
