@@ -28,6 +28,19 @@ def _audit(plan: SessionPlan) -> list[m.AuditEntry]:
     )
 
 
+def _confirmed_for_today(planning: PlanningStudy) -> SessionPlan:
+    """The planner's proposal for patient A, confirmed for a session today."""
+    plan, _ = save_plan(
+        planning.patient_a,
+        lesions=PROPOSAL,
+        planned_date=day(0),
+        reasons="",
+        actor=INVESTIGATOR,
+        confirm=True,
+    )
+    return plan
+
+
 def test_a_draft_keeps_the_proposal_the_choice_and_the_findings(planning: PlanningStudy) -> None:
     seven = [f"L{k}" for k in range(1, 8)]
     plan, check = save_plan(
@@ -211,14 +224,7 @@ def test_changing_a_confirmed_plan_takes_it_back_to_draft(planning: PlanningStud
 
 
 def test_the_recorded_session_marks_the_plan_done(planning: PlanningStudy) -> None:
-    plan, _ = save_plan(
-        planning.patient_a,
-        lesions=PROPOSAL,
-        planned_date=day(0),
-        reasons="",
-        actor=INVESTIGATOR,
-        confirm=True,
-    )
+    plan = _confirmed_for_today(planning)
     result = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DONE and plan.rfa_session_seq == result.row.seq  # type: ignore[union-attr]
@@ -231,14 +237,7 @@ def test_the_recorded_session_marks_the_plan_done(planning: PlanningStudy) -> No
 def test_a_session_with_other_lesions_than_planned_is_a_difference(
     planning: PlanningStudy,
 ) -> None:
-    plan, _ = save_plan(
-        planning.patient_a,
-        lesions=PROPOSAL,
-        planned_date=day(0),
-        reasons="",
-        actor=INVESTIGATOR,
-        confirm=True,
-    )
+    plan = _confirmed_for_today(planning)
     record_event(planning.patient_a, rfa(0, ["L8", "L7", "L6", "L4"]), actor=INVESTIGATOR)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DONE and plan.differs
@@ -283,14 +282,7 @@ def test_a_plan_is_cancelled_with_a_reason(planning: PlanningStudy) -> None:
 
 
 def _done_plan(planning: PlanningStudy) -> tuple[SessionPlan, m.EventRecord]:
-    plan, _ = save_plan(
-        planning.patient_a,
-        lesions=PROPOSAL,
-        planned_date=day(0),
-        reasons="",
-        actor=INVESTIGATOR,
-        confirm=True,
-    )
+    plan = _confirmed_for_today(planning)
     row = record_event(planning.patient_a, rfa(0, PROPOSAL), actor=INVESTIGATOR).row
     assert row is not None
     return plan, row
