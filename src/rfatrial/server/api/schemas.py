@@ -80,7 +80,9 @@ class DeviationOut(Schema):
     justification: str | None = None
 
 
-class NextActionOut(Schema):
+class ActionFields(BaseModel):
+    """What the engine says is due: the fields of a next action, wherever it is listed."""
+
     kind: str
     what: str
     why: str
@@ -97,26 +99,16 @@ class NextActionOut(Schema):
     lesions: list[str] = Field(default_factory=list)
 
 
-class WorklistItemOut(BaseModel):
+class NextActionOut(Schema, ActionFields):
+    """One next action of a patient."""
+
+
+class WorklistItemOut(ActionFields):
     """One action due (a plain pydantic model: a site's worklist has thousands of rows, and
     ninja's Schema wraps every row in an attribute getter that costs more than the query)."""
 
     patient_id: int
     study_id: str
-    kind: str
-    what: str
-    why: str
-    what_key: str = Field("", description="the engine's message id of what is due")
-    why_key: str = Field("", description="the engine's message id of why")
-    params: dict[str, Any] = Field(default_factory=dict, description="their parameters")
-    rule: str
-    earliest: dt.date
-    target: dt.date
-    latest: dt.date
-    overdue: bool
-    session: int | None = None
-    visit_id: str | None = None
-    lesions: list[str] = Field(default_factory=list)
 
 
 class HealthOut(Schema):
