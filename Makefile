@@ -18,6 +18,7 @@ env: $(UV)
 # The engine's hot modules compiled with mypyc, in place and ignored by git (about a minute; a no-op
 # when current). Without them, or when a source changed since, the engine runs as pure Python.
 kernel: env
+	command -v cc >/dev/null || bash .ci/apt-install.sh kernel gcc libc6-dev
 	$(UV) run --frozen python .ci/compile_kernel.py
 
 # Debian packages the tests need (R with survival, cmprsk, rpact: the references of the statistics;
