@@ -36,6 +36,7 @@ from rfatrial.server.web.access import (
     user_roles,
 )
 from rfatrial.server.web.dates import format_for_request, placeholder
+from rfatrial.server.web.engine_texts import engine_text
 from rfatrial.server.web.entry import Built, build_screening, error_summary, place_errors
 from rfatrial.server.web.forms import EnrolForm, RandomizeForm
 
@@ -109,7 +110,10 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
                     % {"id": data["study_id"], "site": site_code},
                 )
             except JustificationRequiredError as exc:
-                loose = [str(d.description) for d in exc.deviations]
+                loose = [
+                    engine_text(d.description_key, d.params, d.description, code)
+                    for d in exc.deviations
+                ]
                 form.add_error(
                     "justification",
                     _("This screening breaks the protocol: explain why to record it."),
