@@ -431,3 +431,18 @@ def test_docstring_examples_run() -> None:
     for module in (datasets, summaries):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module
+
+
+def test_the_stratum_reads_in_the_protocols_order_whatever_order_it_was_stored_in() -> None:
+    # PostgreSQL's jsonb gives a stored stratum's keys back in its own order
+    h = experimental()
+    shuffled = dict(reversed(list(STRATUM.items())))
+    assert list(shuffled) != list(STRATUM)
+    events = [
+        e.model_copy(update={"stratum": shuffled}) if e.type == "randomization" else e
+        for e in h.events
+    ]
+    ds = derive_datasets([h.model_copy(update={"events": events})])
+    [patient] = ds.patients
+    assert list(patient.stratum) == ["site", "liver_lesions", "ras_status"]
+    assert by(ds.endpoints, endpoint="PFS").stratum == "S01/<=5/wild_type"

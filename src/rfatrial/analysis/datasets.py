@@ -374,6 +374,15 @@ class AnalysisDatasets:
 # --- derivation ---------------------------------------------------------------------------------
 
 
+def _in_protocol_order(stratum: dict[str, str], protocol: Protocol) -> dict[str, str]:
+    """The stratum's factors in the protocol's order (then any other, by name): a stratum read
+    back from a database (PostgreSQL's jsonb orders keys its own way) labels and sorts the same
+    as the one the randomization wrote."""
+    order = [s.name for s in protocol.randomization.strata]
+    keys = sorted(stratum, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return {k: stratum[k] for k in keys}
+
+
 def derive_datasets(
     histories: Iterable[PatientHistory],
     protocol: Protocol | None = None,
@@ -440,7 +449,7 @@ def _derive_patient(
     )
     last_contact = ordered[-1][1].date if ordered else date.min
     arm = rand.arm if rand is not None else None
-    stratum = dict(rand.stratum) if rand is not None else {}
+    stratum = _in_protocol_order(rand.stratum, protocol) if rand is not None else {}
     stratum_label = "/".join(stratum.values()) if stratum else "-"
 
     disposition, disp_date, disp_reason = "in_follow_up", None, None
