@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
-from rfatrial.kernel.protocol import Protocol
+from rfatrial.kernel.protocol import FollowUpPeriod, Protocol
 
 __all__ = ["PlannedVisit", "add_months", "follow_up_calendar", "planned_visits", "visits_due"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PlannedVisit:
     """One planned follow-up visit: its name, window and what it must include."""
 
@@ -40,6 +40,27 @@ class PlannedVisit:
     every_months: int = 0
     # when the next visit of the same series opens; past it, a missed visit is no longer due
     superseded_on: date | None = None
+
+    # written out, so that mypyc compiles it to a native constructor (see evaluation.py)
+    def __init__(
+        self,
+        visit_id: str,
+        month: int,
+        target: date,
+        earliest: date,
+        latest: date,
+        components: tuple[str, ...],
+        every_months: int = 0,
+        superseded_on: date | None = None,
+    ) -> None:
+        object.__setattr__(self, "visit_id", visit_id)
+        object.__setattr__(self, "month", month)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "earliest", earliest)
+        object.__setattr__(self, "latest", latest)
+        object.__setattr__(self, "components", components)
+        object.__setattr__(self, "every_months", every_months)
+        object.__setattr__(self, "superseded_on", superseded_on)
 
 
 def add_months(day: date, months: int) -> date:
@@ -74,32 +95,35 @@ def _calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
 
 
 def _build_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, ...]:
-    visits = []
+    # (target, visit id, month, period) of every visit, in date order
+    planned: list[tuple[date, str, int, FollowUpPeriod]] = []
     for period in protocol.follow_up.periods:
-        window = timedelta(days=period.window_days)
         last = min(period.to_month, protocol.follow_up.duration_months)
-        months = range(period.from_month, last + 1, period.every_months)
-        targets = [add_months(anchor, m) for m in months]
-        for month, target in zip(months, targets, strict=True):
-            visits.append(
-                PlannedVisit(
-                    visit_id=f"M{month}{period.id_suffix}",
-                    month=month,
-                    target=target,
-                    earliest=target - window,
-                    latest=target + window,
-                    components=tuple(period.components),
-                    every_months=period.every_months,
-                )
+        for month in range(period.from_month, last + 1, period.every_months):
+            planned.append(
+                (add_months(anchor, month), f"M{month}{period.id_suffix}", month, period)
             )
-    visits.sort(key=lambda v: (v.target, v.visit_id))
+    planned.sort(key=lambda x: (x[0], x[1]))
     # A series is the visits that share a suffix ("M24" is followed by "M27", "M30-CT" by "M36-CT").
     following: dict[str, date] = {}
-    for k in range(len(visits) - 1, -1, -1):
-        v = visits[k]
-        suffix = v.visit_id.removeprefix(f"M{v.month}")
-        visits[k] = replace(v, superseded_on=following.get(suffix))
-        following[suffix] = v.earliest
+    visits: list[PlannedVisit] = []
+    for target, visit_id, month, period in reversed(planned):
+        window = timedelta(days=period.window_days)
+        earliest = target - window
+        visits.append(
+            PlannedVisit(
+                visit_id,
+                month,
+                target,
+                earliest,
+                target + window,
+                tuple(period.components),
+                period.every_months,
+                following.get(period.id_suffix),
+            )
+        )
+        following[period.id_suffix] = earliest
+    visits.reverse()
     return tuple(visits)
 
 

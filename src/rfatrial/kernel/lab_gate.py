@@ -39,7 +39,10 @@ __all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes", "res
 Status = Literal["pass", "fail", "missing"]
 
 
-@dataclass(frozen=True, slots=True)
+# Each result writes out its __init__, so that mypyc compiles a native constructor (make kernel).
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class CriterionResult:
     """One criterion on one panel: its value, the threshold it was held to, and the verdict."""
 
@@ -49,13 +52,26 @@ class CriterionResult:
     unit: str | None
     threshold: str
 
+    def __init__(
+        self, key: str, status: Status, value: float | str | None, unit: str | None, threshold: str
+    ) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "unit", unit)
+        object.__setattr__(self, "threshold", threshold)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class PanelResult:
     """All criteria on one panel; ``passed`` only when every criterion passed."""
 
     panel_date: date
     criteria: tuple[CriterionResult, ...]
+
+    def __init__(self, panel_date: date, criteria: tuple[CriterionResult, ...]) -> None:
+        object.__setattr__(self, "panel_date", panel_date)
+        object.__setattr__(self, "criteria", criteria)
 
     @property
     def passed(self) -> bool:
