@@ -297,3 +297,10 @@ def test_check_value_raises_exactly_when_to_canonical_raises(
         assert str(got.value) == str(expected)
     else:
         check_value(analyte, value, unit)
+
+
+def test_a_value_beyond_a_float_once_converted_is_refused_with_the_rule() -> None:
+    # the largest float in µmol/L is about 1.8e308; in mg/dL (÷ 17.1) it fits, but × 17.1 from
+    # mg/dL it would overflow a float: the error names the range, it does not fail to format
+    with pytest.raises(ClinicalValueError, match="outside the plausible range"):
+        to_canonical("bilirubin", 1.7976931348623157e308, "mg/dL")

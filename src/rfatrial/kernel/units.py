@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from types import MappingProxyType
@@ -413,10 +414,18 @@ def to_canonical_exact(analyte: str, value: float, unit: str) -> Fraction:
     if exact < low or exact > high:
         canon = next(iter(_TABLE[key][0]))
         raise ClinicalValueError(
-            f"{key}: {value!r} {spelled} ({float(exact):g} {canon}) is outside the plausible range "
+            f"{key}: {value!r} {spelled} ({_shown(exact)} {canon}) is outside the plausible range "
             f"{float(low):g}-{float(high):g} {canon}"
         )
     return exact
+
+
+def _shown(exact: Fraction) -> str:
+    # a value near the largest float, times a unit's factor, is beyond a float
+    try:
+        return f"{float(exact):g}"
+    except OverflowError:
+        return f"{Decimal(exact.numerator) / Decimal(exact.denominator):.6g}"
 
 
 @lru_cache(maxsize=1024)
