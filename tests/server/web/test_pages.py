@@ -122,16 +122,38 @@ def test_the_lab_trends_show_egfr_and_albi_computed_by_the_kernel(study: Study) 
     from rfatrial.server.web.charts import derived_values
 
     p = study.patient_a  # every panel: creatinine 78 µmol/L, bilirubin 12 µmol/L, albumin 41 g/L
-    egfr = round(egfr_ckd_epi_2021(78, "µmol/L", p.age_at_screening, p.sex), 1)
+    screened = m.Screening.objects.get(patient=p).date
+    panels = list(
+        m.LabPanel.objects.filter(patient=p).order_by("date").values_list("date", flat=True)
+    )
+    assert panels
     score = round(albi(12, "µmol/L", 41, "g/L").score, 2)
     text = signed_in(study.coordinator).get(reverse("web:patient", args=[p.pk])).content.decode()
     assert '<th class="num">eGFR</th><th class="num">ALBI</th>' in text
-    assert f'<td class="num">{egfr:g}</td><td class="num">{score:g}</td>' in text
+    for drawn in panels:  # eGFR at the age on the day of each panel
+        age = p.age_at_screening + (drawn - screened).days / 365.25
+        egfr = round(egfr_ckd_epi_2021(78, "µmol/L", age, p.sex), 1)
+        assert f'<td class="num">{egfr:g}</td><td class="num">{score:g}</td>' in text
     assert "<title>eGFR: " in text and "<title>ALBI: " in text
     # a value the calculators refuse gives no estimate, never a guess
     refused = derived_values({"creatinine": (78, "furlongs")}, age_years=60, sex="F")
     assert refused == {}
     assert derived_values({"creatinine": (78, "µmol/L")}, age_years=60, sex="X") == {}
+
+
+def test_egfr_is_estimated_at_the_age_on_the_day_of_the_panel() -> None:
+    from rfatrial.server.web.charts import age_on, derived_values
+
+    screened = date(2026, 1, 10)
+    assert age_on(screened, 70, screened) == 70
+    assert age_on(date(2028, 1, 10), 70, screened) == pytest.approx(72, abs=0.01)
+    assert age_on(date(2028, 1, 10), 70, None) == 70  # no screening date: the age recorded
+    # CKD-EPI 2021 falls with age: the same creatinine two years later gives a lower estimate
+    at_screening = derived_values({"creatinine": (78, "µmol/L")}, age_years=70, sex="F")
+    later = derived_values(
+        {"creatinine": (78, "µmol/L")}, age_years=age_on(date(2028, 1, 10), 70, screened), sex="F"
+    )
+    assert later["egfr"] < at_screening["egfr"]
 
 
 def test_a_lab_panel_that_fails_the_gate_postpones_the_session(study: Study) -> None:

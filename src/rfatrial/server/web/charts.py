@@ -13,12 +13,20 @@ from rfatrial.kernel.protocol import Protocol, ThresholdCriterion
 from rfatrial.kernel.units import ClinicalValueError
 from rfatrial.server.web.terms import term
 
-__all__ = ["DERIVED", "TREND_ANALYTES", "derived_values", "gate_limits", "sparkline"]
+__all__ = ["DERIVED", "TREND_ANALYTES", "age_on", "derived_values", "gate_limits", "sparkline"]
 
 TREND_ANALYTES = ("alt", "ast", "bilirubin", "albumin", "platelets", "creatinine")
 # Computed from a panel's values: eGFR (CKD-EPI 2021) from creatinine, ALBI from bilirubin and
 # albumin (the kernel's calculators).
 DERIVED = ("egfr", "albi")
+
+
+def age_on(day: date, age_at_screening: int, screened: date | None) -> float:
+    """The age in years on ``day`` (for eGFR, which falls with age), from the age recorded at
+    screening; the age at screening itself when the screening date is not known."""
+    if screened is None:
+        return float(age_at_screening)
+    return age_at_screening + (day - screened).days / 365.25
 
 
 def derived_values(

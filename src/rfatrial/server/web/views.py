@@ -35,6 +35,7 @@ from rfatrial.server.web.access import (
 from rfatrial.server.web.charts import (
     DERIVED,
     TREND_ANALYTES,
+    age_on,
     derived_values,
     gate_limits,
     sparkline,
@@ -413,8 +414,12 @@ def _lab_trends(patient: m.Patient) -> tuple[list[dict[str, Any]], list[dict[str
         row["values"][r.analyte] = f"{r.value:g} {r.unit}".strip()
         row["raw"][r.analyte] = (r.value, r.unit)
         series[r.analyte].append((r.panel.date, r.value, r.uln))
+    screened = (
+        m.Screening.objects.filter(patient=patient).order_by("date").values_list("date", flat=True)
+    ).first()
     for row in by_panel.values():
-        derived = derived_values(row["raw"], age_years=patient.age_at_screening, sex=patient.sex)
+        age = age_on(row["date"], patient.age_at_screening, screened)
+        derived = derived_values(row["raw"], age_years=age, sex=patient.sex)
         for name, value in derived.items():
             row["values"][name] = f"{value:g}"
             series[name].append((row["date"], value, None))
