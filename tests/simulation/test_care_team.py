@@ -3,8 +3,9 @@ every deviation the team commits on purpose is found by the engine, on its code 
 
 from __future__ import annotations
 
+import math
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -14,6 +15,8 @@ from rfatrial.simulation.care_team import (
     DEVIATION_KINDS,
     Compliance,
     SimulatedPatient,
+    _days,
+    _round,
     simulate_patient_detail,
 )
 
@@ -105,3 +108,23 @@ def test_compliance_is_validated() -> None:
         Compliance(rate=1.5)
     with pytest.raises(ValueError, match="unknown deviation kinds"):
         Compliance(kinds=frozenset({"nope"}))
+
+
+def test_the_fast_rounding_gives_the_float_that_round_gives() -> None:
+    rng = random.Random(3)
+    values = [rng.uniform(0.0, 500.0) for _ in range(50_000)]
+    values += [rng.uniform(0.0, 2.0) for _ in range(50_000)]
+    # ties and near-ties of the decimal grid, zero, signs and what is out of the fast path
+    values += [k / 1000 for k in range(20_000)] + [k / 200 + 1e-12 for k in range(4000)]
+    values += [0.15, 0.25, 2.675, 1.005, 0.0, -0.0, -0.04, -2.675, 1e6, 1e300]
+    values += [math.inf, -math.inf]
+    for x in values:
+        for ndigits in (1, 2):
+            expected, got = round(x, ndigits), _round(x, ndigits)
+            assert repr(got) == repr(expected), (x, ndigits)
+    assert math.isnan(_round(math.nan, 1))
+
+
+def test_the_table_of_days_gives_the_timedelta() -> None:
+    for n in (-5, -1, 0, 1, 30, 1023, 1024, 5000):
+        assert _days(n) == timedelta(days=n)

@@ -36,7 +36,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from rfatrial.kernel.evaluation import NextAction
 from rfatrial.kernel.follow_up import planned_visits
@@ -171,6 +171,34 @@ _COMPLICATIONS = (
     ("Severe sequelae requiring assistance in daily life", "IVb"),
     ("Death", "V"),
 )
+# timedelta(days=n) for the spans the loop adds most (a table entry costs a tenth of a new one)
+_DAYS = tuple(timedelta(days=n) for n in range(1024))
+
+
+def _days(n: int) -> timedelta:
+    """``timedelta(days=n)``."""
+    return _DAYS[n] if 0 <= n < 1024 else timedelta(days=n)
+
+
+_SCALES = (1.0, 10.0, 100.0)
+
+
+def _round(x: float, ndigits: int) -> float:
+    """``round(x, ndigits)`` for ``ndigits`` 1 or 2, the same float at a third of the cost.
+
+    ``round(x, n)`` rounds the exact value of ``x`` to ``n`` decimals (half to even) and returns
+    the float nearest to that decimal, going through a decimal string. When ``x * 10**n`` is not
+    within 1e-6 of a tie, its nearest integer ``k`` is that of the exact value too (the product
+    errs by far less), and ``k / 10**n`` is the float nearest to the decimal (a correctly rounded
+    division): the same float. Near a tie, at zero or beyond 1e6, ``round`` itself is used.
+    """
+    scale = _SCALES[ndigits]
+    s = x * scale
+    if 0.0 < s < 1e6:
+        k = round(s)
+        if -0.499999 < s - k < 0.499999:
+            return k / scale
+    return round(x, ndigits)
 
 
 def _braf_status(ras_status: str, braf_mutant: bool) -> str:
@@ -316,7 +344,7 @@ def _choice(weights: tuple[float, ...] | Mapping[Any, float]) -> _Choice:
 
 def _vessel(rng: random.Random, model: PatientModel) -> float:
     b = model.baseline
-    return round(
+    return _round(
         min(200.0, b.vessel_distance_median_mm * math.exp(rng.gauss(0.0, b.vessel_distance_sdlog))),
         1,
     )
@@ -340,7 +368,7 @@ def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> Pati
     lesions = []
     for k in range(n):
         d = b.diameter_median_mm * math.exp(rng.gauss(0.0, b.diameter_sdlog))
-        d = round(min(b.diameter_max_mm, max(b.diameter_min_mm, d)), 1)
+        d = _round(min(b.diameter_max_mm, max(b.diameter_min_mm, d)), 1)
         lesions.append(
             LesionBaseline(
                 f"L{k + 1}",
@@ -356,7 +384,7 @@ def draw_baseline(rng: random.Random, model: PatientModel | None = None) -> Pati
         ecog=_choice(b.ecog_weights).draw(rng),
         ras_status=ras,
         braf_mutant=ras == "wild_type" and rng.random() < b.braf_mutant_in_ras_wild_type,
-        cea_ng_ml=round(b.cea_median_ng_ml * math.exp(rng.gauss(0.0, b.cea_sdlog)), 1),
+        cea_ng_ml=_round(b.cea_median_ng_ml * math.exp(rng.gauss(0.0, b.cea_sdlog)), 1),
         extrahepatic_disease=rng.random() < b.extrahepatic_disease_probability,
         lesions=tuple(lesions),
         regimen=_choice(s.regimen_weights).draw(rng),
@@ -381,12 +409,13 @@ class _Lesion:
     ltp_day: date | None = None
     margin: float | None = None
     last: LesionMeasurement | None = None  # the last measurement (frozen: shared by records)
+    measured: float = 0.0  # its diameter (kept here: a record's fields are slow to read)
 
     def measurement(self) -> LesionMeasurement:
         last = self.last
-        if last is not None and last.diameter_mm == self.diameter:
-            return last
-        self.last = last = self._measure()
+        if last is None or self.measured != self.diameter:
+            self.last = last = self._measure()
+            self.measured = self.diameter
         return last
 
     def _measure(self) -> LesionMeasurement:
@@ -433,7 +462,7 @@ class _Patient:
         self.next_id += 1
         x = _Lesion(
             lid,
-            round(diameter, 1),
+            _round(diameter, 1),
             _choice(b.segment_weights).draw(self.rng) if organ == "liver" else None,
             self.rng.random() < b.us_visible_probability,
             _vessel(self.rng, self.model),
@@ -449,24 +478,23 @@ class _Patient:
 # --- lab panels --------------------------------------------------------------------------------
 
 
-class _Results:
-    """The results of one analyte, one record per value: the values are rounded, so that most
-    have been drawn before, and a record is frozen, so that panels share it."""
+class _Results(dict[float, LabResult]):
+    """The results of one analyte by value, one record per value: the values are rounded, so
+    that most have been drawn before, and a record is frozen, so that panels share it. A dict
+    that makes what it misses, so that a value found costs no call."""
 
-    __slots__ = ("analyte", "records", "uln", "unit")
+    __slots__ = ("analyte", "uln", "unit")
 
     def __init__(self, analyte: str, unit: str, uln: float | None = None) -> None:
+        super().__init__()
         self.analyte, self.unit, self.uln = analyte, unit, uln
-        self.records: dict[float, LabResult] = {}
 
-    def __call__(self, value: float) -> LabResult:
-        found = self.records.get(value)
-        if found is None:
-            if len(self.records) >= 20_000:
-                self.records.clear()
-            found = self.records[value] = _lab_result(
-                analyte=self.analyte, value=value, unit=self.unit, uln=self.uln
-            )
+    def __missing__(self, value: float) -> LabResult:
+        if len(self) >= 20_000:
+            self.clear()
+        found = self[value] = _lab_result(
+            analyte=self.analyte, value=value, unit=self.unit, uln=self.uln
+        )
         return found
 
 
@@ -555,14 +583,14 @@ def _panel(
     if force == "cycle":
         neutrophils_grade = max(neutrophils_grade, 2)
     a, w = t.neutrophils[neutrophils_grade]
-    neutrophils = round(a + w * uniform(), 2)
+    neutrophils = _round(a + w * uniform(), 2)
     a, w = t.platelets[platelets_grade]
     platelets = round(a + w * uniform())
     if force == "gate":
         a, w = t.platelets_grade_3
         platelets = min(platelets, round(a + w * uniform()))
     a, w = t.hemoglobin[hemoglobin_grade]
-    hemoglobin = round(a + w * uniform(), 1)
+    hemoglobin = _round(a + w * uniform(), 1)
     a, w = t.alt[alt_grade]
     alt_x = a + w * uniform()
     a, w = t.ast_ratio
@@ -579,27 +607,27 @@ def _panel(
         bilirubin *= 1.0 + (rng.uniform(*r.bilirubin_rise_factor) - 1.0) * fade
         albumin -= rng.uniform(*r.albumin_fall_g_l) * fade
     if gate and rng.random() < t.gate_failure:
-        p.inr_abnormal_until = day + timedelta(days=rng.randint(3, 10))
+        p.inr_abnormal_until = day + _days(rng.randint(3, 10))
     inr_abnormal = p.inr_abnormal_until is not None and day < p.inr_abnormal_until
     a, w = t.inr_abnormal if inr_abnormal else t.inr_normal
-    inr = round(a + w * uniform(), 2)
+    inr = _round(a + w * uniform(), 2)
     a, w = t.creatinine
     creatinine = round(a + w * uniform())
     # float(): the values a validated record would hold (a float field turns 180 into 180.0)
     n, pl, hb, inr_, bili, alt, ast, alb, crea = t.results
     results = [
-        n(neutrophils),
-        pl(float(platelets)),
-        hb(hemoglobin),
-        inr_(inr),
-        bili(float(round(bilirubin))),
-        alt(float(round(alt_x * t.alt_uln))),
-        ast(float(round(ast_x * t.ast_uln))),
-        alb(float(round(albumin))),
-        crea(float(creatinine)),
+        n[neutrophils],
+        pl[float(platelets)],
+        hb[hemoglobin],
+        inr_[inr],
+        bili[float(round(bilirubin))],
+        alt[float(round(alt_x * t.alt_uln))],
+        ast[float(round(ast_x * t.ast_uln))],
+        alb[float(round(albumin))],
+        crea[float(creatinine)],
     ]
     if markers:
-        results.append(t.cea(round(p.cea, 1)))
+        results.append(t.cea[_round(p.cea, 1)])
     return _lab_panel(date=day, results=results, ascites="none", encephalopathy="none")
 
 
@@ -672,6 +700,7 @@ class _Loop:
         self.cycle_since_session = True
         self.agents: tuple[Agent, ...] | None = None
         self.agent_names: frozenset[str] = frozenset()
+        self.alt_recovery_days = model.rfa.alt_recovery_days
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -680,19 +709,21 @@ class _Loop:
         if len(records) > 1:
             records = sorted(records, key=_day_order)
         for event in records:
-            key = (event.date, _RANK[event.type])
+            # read once: a record's fields are slow to read (pydantic's attribute hook)
+            day, kind = event.date, event.type
+            key = (day, _RANK[kind])
             self.events.append(event)
             if self.last_key is not None and key < self.last_key:
                 self._rebuild()
             else:
                 self.state.add(event)
                 self.last_key = key
-            if event.type in _DECISIONS:
-                self.decided[event.date] = max(self.decided.get(event.date, 0), key[1])
-            elif event.type == "lab_panel":
-                self.panel_days[event.date] = event
-            elif event.type == "imaging":
-                self.imaging_days.add(event.date)
+            if kind in _DECISIONS:
+                self.decided[day] = max(self.decided.get(day, 0), key[1])
+            elif kind == "lab_panel":
+                self.panel_days[day] = cast(LabPanel, event)
+            elif kind == "imaging":
+                self.imaging_days.add(day)
 
     def _rebuild(self) -> None:
         order = sorted(
@@ -757,7 +788,7 @@ class _Loop:
         wait = None
         if self.failed_cycle_labs is not None:
             # labs failed this morning: the team waits before trying again
-            wait = self.failed_cycle_labs + timedelta(days=self.protocol.systemic.cycle_delay_days)
+            wait = self.failed_cycle_labs + _days(self.protocol.systemic.cycle_delay_days)
         if len(actions) == 1 and not deferred:  # the common case
             a = actions[0]
             lo, hi = _window(a, today, decided, wait)
@@ -780,7 +811,7 @@ class _Loop:
                 if i != best and lo <= other < hi:
                     hi = other  # done before another action's window closes
         spread = min((hi - lo).days, self.compliance.spread_days)
-        return a, lo + timedelta(days=self.rng.randint(0, max(0, spread)))
+        return a, lo + _days(self.rng.randint(0, max(0, spread)))
 
     def stop_before(self, day: date) -> bool:
         """Death, loss to follow-up or the end of the horizon before ``day`` ends the history."""
@@ -837,12 +868,12 @@ class _Loop:
         self.randomized = day
         death, progression, dropout = self.course.draw(self.arm, self.rng)
         if math.isfinite(death):
-            self.death = day + timedelta(days=max(1, math.ceil(death)))
+            self.death = day + _days(max(1, math.ceil(death)))
         if math.isfinite(progression):
-            self.progression = day + timedelta(days=max(1, math.ceil(progression)))
+            self.progression = day + _days(max(1, math.ceil(progression)))
             self.p.progression_day = self.progression
         if math.isfinite(dropout):
-            self.dropout = day + timedelta(days=max(1, math.ceil(dropout)))
+            self.dropout = day + _days(max(1, math.ceil(dropout)))
         self.cut = min(d for d in (self.death, self.dropout, self.end + _DAY) if d is not None)
         if self.stratum:
             return [_randomization(date=day, arm=self.arm, stratum=dict(self.stratum))]
@@ -852,8 +883,10 @@ class _Loop:
 
     def inject(self, *kinds: str) -> str | None:
         """With the non-compliance rate, pick one of ``kinds`` to do wrong (None: do it right)."""
+        if self.compliance.rate <= 0:
+            return None
         allowed = [k for k in kinds if k in self.compliance.kinds]
-        if not allowed or self.compliance.rate <= 0 or self.rng.random() >= self.compliance.rate:
+        if not allowed or self.rng.random() >= self.compliance.rate:
             return None
         return self.rng.choice(allowed)
 
@@ -900,11 +933,11 @@ class _Loop:
             self.off_study = day
 
     def defer(self, key: tuple[str, int | str | None], latest: date, code: str) -> None:
-        self.deferred[key] = _Deferred(latest + timedelta(days=self.rng.randint(1, 5)), code)
+        self.deferred[key] = _Deferred(latest + _days(self.rng.randint(1, 5)), code)
 
     def labs(self, day: date, **kwargs: Any) -> LabPanel:
-        after = self.last_session if self.last_session is not None else None
-        if after is not None and (day - after).days > self.model.rfa.alt_recovery_days:
+        after = self.last_session
+        if after is not None and (day - after).days > self.alt_recovery_days:
             after = None
         return _panel(self.p, day, after_rfa=after, **kwargs)
 
@@ -971,8 +1004,8 @@ class _Loop:
             if rng.random() >= t.per_cycle:
                 continue
             grade = 1 + _choice(t.grade_weights).draw(rng)
-            onset = day + timedelta(days=rng.randint(*tox.onset_days))
-            end = onset + timedelta(days=rng.randint(*tox.duration_days))
+            onset = day + _days(rng.randint(*tox.onset_days))
+            end = onset + _days(rng.randint(*tox.duration_days))
             if t.lab is not None:
                 self.p.toxicities.append(_Toxicity(t.lab, grade, onset, end))
             self.pending.append(
@@ -1008,7 +1041,7 @@ class _Loop:
             return [x.measurement()], True, False
         if form == "growth":
             for x in measurable:
-                x.diameter = round(min(250.0, x.diameter * rng.uniform(*d.growth_factor) + 3.0), 1)
+                x.diameter = _round(min(250.0, x.diameter * rng.uniform(*d.growth_factor) + 3.0), 1)
             return [], False, True
         k = rng.randint(*d.new_lesions)
         return (
@@ -1034,7 +1067,7 @@ class _Loop:
             factor = rng.uniform(*factor_range)
             for x in p.measured():
                 if x.organ == "liver":
-                    x.diameter = round(x.diameter * factor, 1) if factor > 0 else 0.0
+                    x.diameter = _round(x.diameter * factor, 1) if factor > 0 else 0.0
         if purpose == "response":
             p.scans += 1
         ltp = [
@@ -1118,7 +1151,7 @@ class _Loop:
                     weights[2] * (1 - r.large_lesion_shift),
                 ]
             band = _weighted(rng, range(3), weights)
-            margin = round(rng.uniform(*((0.0, 4.9), (5.0, 10.0), (10.1, 15.0))[band]), 1)
+            margin = _round(rng.uniform(*((0.0, 4.9), (5.0, 10.0), (10.1, 15.0))[band]), 1)
             x.ablated, x.margin, x.ltp_day = True, margin, None
             x.residual = not technical or rng.random() < r.residual[k]
             ablated.append(
@@ -1145,7 +1178,7 @@ class _Loop:
         p.sessions[number] = (day, chosen)
         self.record([*pre, rec])
         self.last_session, self.cycle_since_session = day, False
-        self.pending.append(self.labs(day + timedelta(days=r.post_labs_day)))
+        self.pending.append(self.labs(day + _days(r.post_labs_day)))
 
     def post_scan(self, a: NextAction, day: date) -> None:
         p, rng = self.p, self.rng
@@ -1162,7 +1195,7 @@ class _Loop:
                 hazard = self.model.rfa.ltp_monthly_hazard(x.margin or 0.0, x.diameter)
                 months = rng.expovariate(hazard) if hazard > 0 else math.inf
                 if months * DAYS_PER_MONTH < (self.end - day).days:
-                    x.ltp_day = day + timedelta(days=max(1, math.ceil(months * DAYS_PER_MONTH)))
+                    x.ltp_day = day + _days(max(1, math.ceil(months * DAYS_PER_MONTH)))
         if p.progression_day is not None and p.progression_day <= day:
             new, extrahepatic, _ = self.progress(day, growth_allowed=False)
             rec = _post_rfa_scan(
@@ -1198,7 +1231,7 @@ class _Loop:
         history = _patient_history(**self.head, events=list(self.events))
         stop = self.off_study
         if stop is None:
-            stop = max(e.date for e in self.events)
+            stop = self.events[-1].date  # the latest: the events are in day order
         injected = list(self.injected)
         injected.extend(InjectedDeviation(code, d) for code, d in self.missed if d < stop)
         injected.sort(key=lambda x: (x.date, x.code))
