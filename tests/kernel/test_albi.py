@@ -19,11 +19,9 @@ from rfatrial.kernel.albi import (
 )
 from rfatrial.kernel.units import ClinicalValueError, UnitError
 
-from .builders import source_module
-
 
 def test_doctests() -> None:
-    result = doctest.testmod(source_module(albi_module))  # a compiled module keeps no docstrings
+    result = doctest.testmod(albi_module)
     assert result.attempted > 0
     assert result.failed == 0
 

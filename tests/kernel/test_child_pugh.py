@@ -21,8 +21,6 @@ from rfatrial.kernel.child_pugh import (
 )
 from rfatrial.kernel.units import ClinicalValueError, UnitError
 
-from .builders import source_module
-
 
 def _points(
     bilirubin: tuple[float, str] = (1.0, "mg/dL"),
@@ -35,9 +33,7 @@ def _points(
 
 
 def test_doctests() -> None:
-    result = doctest.testmod(
-        source_module(child_pugh_module)
-    )  # a compiled module keeps no docstrings
+    result = doctest.testmod(child_pugh_module)
     assert result.attempted > 0
     assert result.failed == 0
 

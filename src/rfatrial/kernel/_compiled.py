@@ -28,8 +28,6 @@ COMPILED = (
     "_recist_core",
     "_walk",
     "ablation",
-    "albi",
-    "child_pugh",
     "evaluation",
     "follow_up",
     "lab_gate",
