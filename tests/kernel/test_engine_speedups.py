@@ -14,6 +14,7 @@ from rfatrial.kernel._frozen import quick
 from rfatrial.kernel.evaluation import NextAction, to_json_dict
 from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
 from rfatrial.kernel.history import PatientHistory
+from rfatrial.kernel.messages import render
 from rfatrial.kernel.pathway import PathwayState, evaluate
 from rfatrial.kernel.protocol import default_protocol
 from rfatrial.kernel.recist import LesionObservation, RecistSeries, Timepoint
@@ -64,9 +65,10 @@ def test_quick_builds_ordinary_frozen_instances() -> None:
     with pytest.raises(FrozenInstanceError):
         made.x = 2  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(made)) == made
-    args = ("randomize", "w", "y", "r", START, START, START, False, "action.w", "why.y", {})
+    args = ("randomize", "r", START, START, START, False, "action.randomize", "why.randomize", {})
     action = quick(NextAction)(*args)
     assert action == NextAction(*args)
+    assert action.what == render("action.randomize", {})  # rendered when read
 
 
 def test_quick_refuses_what_is_not_a_slotted_dataclass() -> None:

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, Literal
 
 from rfatrial.kernel.lab_gate import PanelResult
-from rfatrial.kernel.messages import Params
+from rfatrial.kernel.messages import Params, render
 
 __all__ = [
     "ActionKind",
@@ -46,12 +46,12 @@ class NextAction:
     """Something due for the patient: what, why (and the protocol rule), and its window.
 
     ``what`` and ``why`` are the English texts of the messages ``what_key`` and ``why_key`` with
-    ``params`` (shared by both; see :mod:`rfatrial.kernel.messages`).
+    ``params`` (shared by both; see :mod:`rfatrial.kernel.messages`). They are rendered when read:
+    a care team that follows the actions (the simulator asks after every event) never pays for
+    texts it does not show.
     """
 
     kind: ActionKind
-    what: str
-    why: str
     rule: str
     earliest: date
     target: date
@@ -67,8 +67,6 @@ class NextAction:
     def __init__(
         self,
         kind: ActionKind,
-        what: str,
-        why: str,
         rule: str,
         earliest: date,
         target: date,
@@ -82,8 +80,6 @@ class NextAction:
         lesions: tuple[str, ...] = (),
     ) -> None:
         object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "what", what)
-        object.__setattr__(self, "why", why)
         object.__setattr__(self, "rule", rule)
         object.__setattr__(self, "earliest", earliest)
         object.__setattr__(self, "target", target)
@@ -95,6 +91,16 @@ class NextAction:
         object.__setattr__(self, "session", session)
         object.__setattr__(self, "visit_id", visit_id)
         object.__setattr__(self, "lesions", lesions)
+
+    @property
+    def what(self) -> str:
+        """What is due, in English."""
+        return render(self.what_key, self.params)
+
+    @property
+    def why(self) -> str:
+        """Why it is due (the rule it comes from), in English."""
+        return render(self.why_key, self.params)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -305,6 +311,8 @@ def to_json_dict(value: Any) -> Any:
     objects)."""
     if is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_json_dict(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, NextAction):  # its texts, in their place after the kind
+            out = {"kind": value.kind, "what": value.what, "why": value.why, **out}
         if isinstance(value, PanelResult):
             out["passed"] = value.passed
         return out

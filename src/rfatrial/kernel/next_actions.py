@@ -15,7 +15,7 @@ from rfatrial.kernel.evaluation import (
 from rfatrial.kernel.follow_up import follow_up_calendar
 from rfatrial.kernel.history import ImagingAssessment
 from rfatrial.kernel.lab_gate import check_panel, panel_passes
-from rfatrial.kernel.messages import Param, Params, render
+from rfatrial.kernel.messages import Param, Params
 
 __all__ = ["next_actions"]
 
@@ -32,14 +32,15 @@ def _action(
     earliest: date,
     target: date,
     latest: date,
-    **extra: object,
+    *,
+    session: int | None = None,
+    visit_id: str | None = None,
+    lesions: tuple[str, ...] = (),
 ) -> NextAction:
     """A next action whose texts are the messages ``what`` and ``why`` with ``params``."""
     target = min(max(target, earliest), latest)
     return _QuickAction(
         kind,
-        render(what, params),
-        render(why, params),
         rule,
         earliest,
         target,
@@ -48,7 +49,9 @@ def _action(
         what,
         why,
         params,
-        **extra,  # type: ignore[arg-type]
+        session,
+        visit_id,
+        lesions,
     )
 
 
