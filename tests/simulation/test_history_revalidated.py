@@ -94,6 +94,9 @@ def test_the_record_maker_is_the_schema_without_the_checks() -> None:
     r = make(analyte="platelets", value=180.0, unit="10^9/L")
     same(r, LabResult(analyte="platelets", value=180.0, unit="10^9/L"))
     assert r.model_fields_set == {"analyte", "value", "unit"}
+    # a field given, even as its default, is set; one left out is not
+    values = {"analyte": "platelets", "value": 180.0, "unit": "10^9/L", "uln": None}
+    assert make(**values).model_fields_set == LabResult(**values).model_fields_set
     with pytest.raises(TypeError, match="unit"):
         make(analyte="platelets", value=180.0)
     with pytest.raises(TypeError, match="colour"):

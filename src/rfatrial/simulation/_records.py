@@ -33,8 +33,24 @@ __all__ = ["maker"]
 M = TypeVar("M", bound=BaseModel)
 
 _new = object.__new__
-_set = object.__setattr__
 _UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
+# What a model instance holds (pydantic's slots), all set on each, by the name of their setter.
+_SLOTS = {
+    "__dict__": "_set_dict",
+    "__pydantic_fields_set__": "_set_fields_set",
+    "__pydantic_extra__": "_set_extra",
+    "__pydantic_private__": "_set_private",
+}
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The setter of ``cls``'s slot ``name``: what ``object.__setattr__`` would call, bound
+    once (calling it costs less than going through ``object.__setattr__`` each time)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            setter: Callable[[Any, Any], None] = vars(klass)[name].__set__
+            return setter
+    raise TypeError(f"{cls.__name__} has no slot {name}")
 
 
 def maker(cls: type[M]) -> Callable[..., M]:
@@ -44,7 +60,9 @@ def maker(cls: type[M]) -> Callable[..., M]:
     field is a keyword argument, fields left out take their default (a fresh one from a default
     factory), and a missing required field or an unknown name is a :class:`TypeError`.
     """
-    namespace: dict[str, Any] = {"_cls": cls, "_new": _new, "_set": _set, "_UNSET": _UNSET}
+    namespace: dict[str, Any] = {"_cls": cls, "_new": _new, "_UNSET": _UNSET}
+    for slot, setter in _SLOTS.items():
+        namespace[setter] = _setter(cls, slot)
     params: list[str] = []
     body: list[str] = []
     given: list[str] = []
@@ -62,19 +80,21 @@ def maker(cls: type[M]) -> Callable[..., M]:
             namespace[f"_default_{k}"] = info.default
             default = f"_default_{k}"
         params.append(f"{name}=_UNSET")
+        # the fields given, in one set display (_UNSET stands for each field left out)
+        given.append(f"{name!r} if {name} is not _UNSET else _UNSET")
         body.append(f"    if {name} is _UNSET:\n        {name} = {default}\n")
-        body.append(f"    else:\n        given.add({name!r})\n")
     fields = ", ".join(f"{name!r}: {name}" for name in cls.model_fields)
     # the names come from the model's fields (identifiers, checked above), never from data
     source = (
         f"def make(*, {', '.join(params)}):\n"
         f"    given = {'{' + ', '.join(given) + '}' if given else 'set()'}\n"
+        + ("    given.discard(_UNSET)\n" if body else "")
         + "".join(body)
         + "    obj = _new(_cls)\n"
-        f"    _set(obj, '__dict__', {{{fields}}})\n"
-        "    _set(obj, '__pydantic_fields_set__', given)\n"
-        "    _set(obj, '__pydantic_extra__', None)\n"
-        "    _set(obj, '__pydantic_private__', None)\n"
+        f"    _set_dict(obj, {{{fields}}})\n"
+        "    _set_fields_set(obj, given)\n"
+        "    _set_extra(obj, None)\n"
+        "    _set_private(obj, None)\n"
         "    return obj\n"
     )
     exec(source, namespace)

@@ -137,10 +137,6 @@ def _window(a: NextAction, today: date, decided: int, wait: date | None) -> tupl
     return lo, hi
 
 
-def _day_order(event: Event) -> tuple[date, int]:
-    return event.date, _RANK[event.type]
-
-
 # The records, built from the simulator's values without validating each (see _records).
 _ablated_lesion = maker(AblatedLesion)
 _adverse_event = maker(AdverseEvent)
@@ -449,6 +445,7 @@ class _Patient:
     lesions: dict[str, _Lesion]
     next_id: int
     cea: float
+    tables: _LabTables  # what its lab panels are drawn from (the model's, made once)
     toxicities: list[_Toxicity] = field(default_factory=list)
     sessions: dict[int, tuple[date, list[str]]] = field(default_factory=dict)
     scans: int = 0  # response scans done
@@ -566,7 +563,7 @@ def _panel(
     ``force``: "cycle" makes it fail the pre-cycle thresholds, "gate" the pre-RFA gate.
     Each value is drawn as ``rng.uniform`` draws it (the same numbers), from tables made once.
     """
-    rng, t = p.rng, _lab_tables(p.model)
+    rng, t = p.rng, p.tables
     uniform = rng.random
     neutrophils_grade = platelets_grade = hemoglobin_grade = alt_grade = 0
     for x in p.toxicities:
@@ -675,7 +672,9 @@ class _Loop:
             )
             for x in baseline.lesions
         }
-        self.p = _Patient(rng, model, baseline, lesions, len(lesions) + 1, baseline.cea_ng_ml)
+        self.p = _Patient(
+            rng, model, baseline, lesions, len(lesions) + 1, baseline.cea_ng_ml, _lab_tables(model)
+        )
         self.state = PathwayState(protocol, patient_id)
         self.events: list[Event] = []
         self.last_key: tuple[date, int] | None = None
@@ -706,12 +705,16 @@ class _Loop:
 
     def record(self, records: list[Event]) -> None:
         """Feed ``records`` (all of one day) to the engine in its day order."""
-        if len(records) > 1:
-            records = sorted(records, key=_day_order)
-        for event in records:
-            # read once: a record's fields are slow to read (pydantic's attribute hook)
-            day, kind = event.date, event.type
-            key = (day, _RANK[kind])
+        # each record's day and type read once (a record's fields are slow to read: pydantic's
+        # attribute hook), in the engine's order (the index keeps the given order of equals)
+        keyed = []
+        for i, event in enumerate(records):
+            kind = event.type
+            keyed.append((event.date, _RANK[kind], i, kind, event))
+        if len(keyed) > 1:
+            keyed.sort()
+        for day, rank, _, kind, event in keyed:
+            key = (day, rank)
             self.events.append(event)
             if self.last_key is not None and key < self.last_key:
                 self._rebuild()
@@ -719,7 +722,7 @@ class _Loop:
                 self.state.add(event)
                 self.last_key = key
             if kind in _DECISIONS:
-                self.decided[day] = max(self.decided.get(day, 0), key[1])
+                self.decided[day] = max(self.decided.get(day, 0), rank)
             elif kind == "lab_panel":
                 self.panel_days[day] = cast(LabPanel, event)
             elif kind == "imaging":
@@ -739,6 +742,8 @@ class _Loop:
 
     def flush(self, before: date, *, inclusive: bool = False) -> None:
         """Record the pending records dated before ``before`` (or on it with ``inclusive``)."""
+        if not self.pending:  # most days
+            return
         due = [r for r in self.pending if r.date < before or (inclusive and r.date == before)]
         if due:
             self.pending = [
@@ -747,6 +752,8 @@ class _Loop:
             self.record(due)
 
     def next_pending_labs(self) -> date | None:
+        if not self.pending:
+            return None
         days = [r.date for r in self.pending if r.type == "lab_panel"]
         return min(days) if days else None
 
@@ -891,8 +898,7 @@ class _Loop:
         return self.rng.choice(allowed)
 
     def perform(self, a: NextAction, day: date) -> None:
-        key = self._key(a)
-        deferred = self.deferred.pop(key, None)
+        deferred = self.deferred.pop(self._key(a), None) if self.deferred else None
         if deferred is not None:
             self.injected.append(InjectedDeviation(deferred.code, day))
         kind = a.kind
@@ -908,7 +914,7 @@ class _Loop:
             self.session(a, day)
         elif kind == "post_rfa_scan":
             if deferred is None and (code := self.inject("post_rfa_scan_out_of_window")):
-                self.defer(key, a.latest, code)
+                self.defer(self._key(a), a.latest, code)
                 return
             self.post_scan(a, day)
         elif kind == "follow_up_visit":
@@ -918,7 +924,7 @@ class _Loop:
                     self.skipped.add(a.visit_id)
                     self.missed.append((code, a.latest))
                 else:
-                    self.defer(key, a.latest, code)
+                    self.defer(self._key(a), a.latest, code)
                 return
             self.visit(a, day)
         elif kind == "confirm_withdrawal":
@@ -935,18 +941,20 @@ class _Loop:
     def defer(self, key: tuple[str, int | str | None], latest: date, code: str) -> None:
         self.deferred[key] = _Deferred(latest + _days(self.rng.randint(1, 5)), code)
 
-    def labs(self, day: date, **kwargs: Any) -> LabPanel:
+    def labs(
+        self, day: date, *, gate: bool = False, markers: bool = False, force: str | None = None
+    ) -> LabPanel:
         after = self.last_session
         if after is not None and (day - after).days > self.alt_recovery_days:
             after = None
-        return _panel(self.p, day, after_rfa=after, **kwargs)
+        return _panel(self.p, day, gate=gate, markers=markers, force=force, after_rfa=after)
 
-    def day_panel(self, day: date, **kwargs: Any) -> tuple[LabPanel, list[Event]]:
+    def day_panel(self, day: date) -> tuple[LabPanel, list[Event]]:
         """The panel of ``day``: the one already drawn, or a new one (returned to be recorded)."""
         found = self.panel_days.get(day)
         if found is not None:
             return found, []
-        rec = self.labs(day, **kwargs)
+        rec = self.labs(day)
         return rec, [rec]
 
     def cycle(self, day: date) -> None:
