@@ -295,10 +295,6 @@ class SimulatedPatient:
     evaluations: int
 
 
-def _weighted(rng: random.Random, items: Iterable[Any], weights: Iterable[float]) -> Any:
-    return rng.choices(list(items), weights=list(weights))[0]
-
-
 class _Choice:
     """A weighted choice among fixed items, drawn as ``rng.choices(items, weights)[0]`` draws it
     (one ``rng.random()``, the same item), without summing the weights at every draw."""
@@ -445,7 +441,7 @@ class _Patient:
     lesions: dict[str, _Lesion]
     next_id: int
     cea: float
-    tables: _LabTables  # what its lab panels are drawn from (the model's, made once)
+    tables: _Tables  # what its lab panels are drawn from (the model's, made once)
     toxicities: list[_Toxicity] = field(default_factory=list)
     sessions: dict[int, tuple[date, list[str]]] = field(default_factory=dict)
     scans: int = 0  # response scans done
@@ -502,8 +498,8 @@ def _span(pair: tuple[float, float]) -> Span:
     return pair[0], pair[1] - pair[0]
 
 
-class _LabTables:
-    """What a lab panel is drawn from, taken once from a patient model."""
+class _Tables:
+    """What lab panels and ablation margins are drawn from, taken once from a patient model."""
 
     def __init__(self, model: PatientModel) -> None:
         labs = model.labs
@@ -535,17 +531,30 @@ class _LabTables:
             _Results("creatinine", "µmol/L", labs.creatinine_uln),
         )
         self.cea = _Results("cea", "ng/mL")
+        # an ablation's margin band (<5, 5-10, >10 mm): of a lesion up to 30 mm, of a larger one
+        rfa = model.rfa
+        small = list(rfa.margin_band_weights)
+        shift = rfa.large_lesion_shift * (small[1] + small[2])
+        large = [
+            small[0] + shift,
+            small[1] * (1 - rfa.large_lesion_shift),
+            small[2] * (1 - rfa.large_lesion_shift),
+        ]
+        self.margin_band_small, self.margin_band_large = (
+            _Choice(range(3), small),
+            _Choice(range(3), large),
+        )
 
 
-_LAB_TABLES: dict[int, tuple[PatientModel, _LabTables]] = {}
+_TABLES: dict[int, tuple[PatientModel, _Tables]] = {}
 
 
-def _lab_tables(model: PatientModel) -> _LabTables:
-    found = _LAB_TABLES.get(id(model))
+def _tables(model: PatientModel) -> _Tables:
+    found = _TABLES.get(id(model))
     if found is None or found[0] is not model:
-        if len(_LAB_TABLES) > 64:
-            _LAB_TABLES.clear()
-        found = _LAB_TABLES[id(model)] = (model, _LabTables(model))
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        found = _TABLES[id(model)] = (model, _Tables(model))
     return found[1]
 
 
@@ -673,7 +682,7 @@ class _Loop:
             for x in baseline.lesions
         }
         self.p = _Patient(
-            rng, model, baseline, lesions, len(lesions) + 1, baseline.cea_ng_ml, _lab_tables(model)
+            rng, model, baseline, lesions, len(lesions) + 1, baseline.cea_ng_ml, _tables(model)
         )
         self.state = PathwayState(protocol, patient_id)
         self.events: list[Event] = []
@@ -818,7 +827,8 @@ class _Loop:
                 if i != best and lo <= other < hi:
                     hi = other  # done before another action's window closes
         spread = min((hi - lo).days, self.compliance.spread_days)
-        return a, lo + _days(self.rng.randint(0, max(0, spread)))
+        # randrange(n + 1): randint(0, n) less a call (the same draw)
+        return a, lo + _days(self.rng.randrange(max(0, spread) + 1))
 
     def stop_before(self, day: date) -> bool:
         """Death, loss to follow-up or the end of the horizon before ``day`` ends the history."""
@@ -1145,20 +1155,14 @@ class _Loop:
         self.today = day
         chosen = candidates[:count]
         ablated = []
+        tables = p.tables
         for lid in chosen:
             x = p.lesions[lid]
             k = r.band(x.diameter)
             success = r.technical_success[k] * (1.0 if x.visible else r.not_visible_success_factor)
             technical = rng.random() < success
-            weights = list(r.margin_band_weights)
-            if x.diameter > 30:
-                shift = r.large_lesion_shift * (weights[1] + weights[2])
-                weights = [
-                    weights[0] + shift,
-                    weights[1] * (1 - r.large_lesion_shift),
-                    weights[2] * (1 - r.large_lesion_shift),
-                ]
-            band = _weighted(rng, range(3), weights)
+            bands = tables.margin_band_large if x.diameter > 30 else tables.margin_band_small
+            band = bands.draw(rng)
             margin = _round(rng.uniform(*((0.0, 4.9), (5.0, 10.0), (10.1, 15.0))[band]), 1)
             x.ablated, x.margin, x.ltp_day = True, margin, None
             x.residual = not technical or rng.random() < r.residual[k]
