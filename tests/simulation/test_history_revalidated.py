@@ -14,10 +14,16 @@ import pytest
 from pydantic import BaseModel
 
 from rfatrial.kernel.evaluation import to_json_dict
-from rfatrial.kernel.history import EVENT_ORDER, LabResult, PatientHistory, parse_history
+from rfatrial.kernel.history import (
+    EVENT_ORDER,
+    LabResult,
+    LesionMeasurement,
+    PatientHistory,
+    parse_history,
+)
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import default_protocol
-from rfatrial.simulation._records import maker
+from rfatrial.simulation._records import changer, maker
 from rfatrial.simulation.care_team import Compliance, simulate_patient_detail
 
 P = default_protocol()
@@ -103,3 +109,19 @@ def test_the_record_maker_is_the_schema_without_the_checks() -> None:
         make(analyte="platelets", value=180.0, unit="10^9/L", colour="red")
     with pytest.raises(Exception, match="frozen"):
         r.value = 1.0  # type: ignore[misc]
+
+
+def test_a_changed_record_is_the_copy_with_the_new_value() -> None:
+    make, change = maker(LesionMeasurement), changer(LesionMeasurement, "diameter_mm")
+    first = make(lesion_id="L1", organ="liver", diameter_mm=20.0, segment="S2", us_visible=True)
+    second = change(first, 12.5)
+    expected = LesionMeasurement(
+        lesion_id="L1", organ="liver", diameter_mm=12.5, segment="S2", us_visible=True
+    )
+    same(second, expected)
+    assert second.model_fields_set == expected.model_fields_set
+    assert first.diameter_mm == 20.0 and first.model_fields_set is not second.model_fields_set
+    unset = change(make(lesion_id="L2"), 7.0)
+    assert unset.model_fields_set == {"lesion_id", "diameter_mm"}
+    with pytest.raises(ValueError, match="colour"):
+        changer(LesionMeasurement, "colour")

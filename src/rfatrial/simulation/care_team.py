@@ -66,7 +66,7 @@ from rfatrial.kernel.history import (
 from rfatrial.kernel.lab_gate import panel_passes
 from rfatrial.kernel.pathway import PathwayState
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.simulation._records import maker
+from rfatrial.simulation._records import changer, maker
 from rfatrial.simulation.patient_model import (
     DAYS_PER_MONTH,
     CourseTimes,
@@ -150,6 +150,7 @@ _lab_result = maker(LabResult)
 _lesion_measurement = maker(LesionMeasurement)
 _lost_to_follow_up = maker(LostToFollowUp)
 _patient_history = maker(PatientHistory)
+_remeasured = changer(LesionMeasurement, "diameter_mm")
 _post_rfa_lesion_result = maker(PostRfaLesionResult)
 _post_rfa_scan = maker(PostRfaScan)
 _randomization = maker(Randomization)
@@ -405,9 +406,11 @@ class _Lesion:
 
     def measurement(self) -> LesionMeasurement:
         last = self.last
-        if last is None or self.measured != self.diameter:
-            self.last = last = self._measure()
-            self.measured = self.diameter
+        if last is not None and self.measured == self.diameter:
+            return last
+        # only the diameter changes: the last measurement with the new one
+        last = self._measure() if last is None else _remeasured(last, self.diameter)
+        self.last, self.measured = last, self.diameter
         return last
 
     def _measure(self) -> LesionMeasurement:
