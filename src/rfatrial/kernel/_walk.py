@@ -179,6 +179,17 @@ class Walk:
         self.visits: dict[str, tuple[int, date, tuple[str, ...]]] = {}
         self.judged: dict[int, Judged] = {}
         self.holds: dict[tuple[int, bool], int] = {}
+        self.pre_cycle: dict[int, bool] = {}
+
+    def pre_cycle_labs_pass(self, panel: LabPanel) -> bool:
+        """Whether ``panel`` passes the pre-cycle labs (a value not drawn does not fail), judged
+        once per walk: the cycle it precedes and every next-action call after it ask again
+        (memoized like the gate: the walk keeps its panels)."""
+        found = self.pre_cycle.get(id(panel))
+        if found is None:
+            criteria = self.protocol.systemic.pre_cycle_labs
+            found = self.pre_cycle[id(panel)] = panel_passes(panel, criteria, missing_ok=True)
+        return found
 
     def gate_check(self, panel: LabPanel) -> Judged:
         """The pre-RFA gate on ``panel``, judged once per evaluation."""

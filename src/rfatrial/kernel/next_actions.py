@@ -14,7 +14,7 @@ from rfatrial.kernel.evaluation import (
 )
 from rfatrial.kernel.follow_up import follow_up_calendar
 from rfatrial.kernel.history import ImagingAssessment
-from rfatrial.kernel.lab_gate import check_panel, panel_passes
+from rfatrial.kernel.lab_gate import check_panel
 from rfatrial.kernel.messages import Param, Params
 
 __all__ = ["next_actions"]
@@ -129,7 +129,7 @@ def _next_cycle_window(w: Walk) -> _Window | None:
     if (
         panel is not None
         and panel.date >= last.date
-        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
+        and not w.pre_cycle_labs_pass(panel)
     ):
         failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         if any(c.status == "fail" for c in failed):

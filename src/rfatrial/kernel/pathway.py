@@ -49,7 +49,7 @@ from rfatrial.kernel.history import (
     RfaSession,
     SystemicCycle,
 )
-from rfatrial.kernel.lab_gate import check_panel, panel_passes
+from rfatrial.kernel.lab_gate import check_panel
 from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
@@ -367,7 +367,7 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
     if (
         panel is not None
         and (day - panel.date).days <= rules.pre_cycle_freshness_days
-        and not panel_passes(panel, p.systemic.pre_cycle_labs, missing_ok=True)
+        and not w.pre_cycle_labs_pass(panel)
     ):
         failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         failed = [c for c in failed if c.status == "fail"]
