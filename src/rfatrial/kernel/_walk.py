@@ -29,12 +29,29 @@ __all__ = [
     "Judged",
     "Lesion",
     "Walk",
+    "days",
     "judge_gate",
     "withdrawal_proposed_on",
 ]
 
 
 DAY = timedelta(days=1)
+
+# Intervals by length in days: timedelta(days=n) parses its keywords at every call, which cost
+# the engine more than the date arithmetic it serves. The lengths are the protocol's, so few.
+_DAYS: dict[int, timedelta] = {}
+
+
+def days(n: int) -> timedelta:
+    """``timedelta(days=n)``, made once per length."""
+    found = _DAYS.get(n)
+    if found is None:
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        found = _DAYS[n] = timedelta(days=n)
+    return found
+
+
 _QuickDeviation = quick(Deviation)
 RANK = EVENT_ORDER
 CANDIDATE = frozenset({"active", "residual", "local_progression"})

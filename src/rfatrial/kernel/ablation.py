@@ -3,9 +3,7 @@ the rules a recorded session must keep, and what its 1-month scan tells."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from rfatrial.kernel._walk import Walk, judge_gate, withdrawal_proposed_on
+from rfatrial.kernel._walk import Walk, days, judge_gate, withdrawal_proposed_on
 from rfatrial.kernel.history import (
     ImagingAssessment,
     LabPanel,
@@ -243,7 +241,7 @@ def record_post_rfa_scan(w: Walk, e: PostRfaScan, i: int) -> None:
         number = due[0]
         w.pending_scans.remove(number)
         session = w.sessions[number - 1][1]
-        target = session.date + timedelta(days=p.post_rfa_scan.days_after_rfa)
+        target = session.date + days(p.post_rfa_scan.days_after_rfa)
         off = abs((e.date - target).days)
         if off > p.post_rfa_scan.window_days:
             w.deviate(

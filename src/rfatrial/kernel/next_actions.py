@@ -4,10 +4,10 @@ never a 4th session, never after progression or a failed gate)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from rfatrial.kernel._frozen import quick
-from rfatrial.kernel._walk import DAY, Walk, withdrawal_proposed_on
+from rfatrial.kernel._walk import DAY, Walk, days, withdrawal_proposed_on
 from rfatrial.kernel.evaluation import (
     ActionKind,
     NextAction,
@@ -70,7 +70,7 @@ def next_actions(w: Walk) -> list[NextAction]:
                     "randomization.randomize_within_days",
                     w.screened,
                     w.screened,
-                    w.screened + timedelta(days=p.randomization.randomize_within_days),
+                    w.screened + days(p.randomization.randomize_within_days),
                 )
             )
         return out
@@ -96,9 +96,9 @@ def _next_cycle_window(w: Walk) -> _Window | None:
         win = p.systemic.first_cycle_after_randomization_days
         r = w.randomized
         return (
-            r + timedelta(days=win.earliest),
-            r + timedelta(days=win.target),
-            r + timedelta(days=win.latest),
+            r + days(win.earliest),
+            r + days(win.target),
+            r + days(win.latest),
             "first",
             {},
         )
@@ -110,10 +110,10 @@ def _next_cycle_window(w: Walk) -> _Window | None:
         session = w.sessions[-1][1]
         hold = w.hold(last, before_rfa=False)
         start = max(
-            session.date + timedelta(days=max(hold, p.rfa.separation_days)),
-            last.date + timedelta(days=length - p.systemic.cycle_window_days),
+            session.date + days(max(hold, p.rfa.separation_days)),
+            last.date + days(length - p.systemic.cycle_window_days),
         )
-        latest = session.date + timedelta(days=p.consolidation.start_latest_days or 28)
+        latest = session.date + days(p.consolidation.start_latest_days or 28)
         latest = max(latest, start)
         return (
             start,
@@ -122,24 +122,20 @@ def _next_cycle_window(w: Walk) -> _Window | None:
             "after_rfa",
             {"session": len(w.sessions)},
         )
-    target = last.date + timedelta(days=length)
+    target = last.date + days(length)
     why = "regular"
     params: dict[str, Param] = {"regimen": last.regimen, "cycle_days": length}
     panel = w.last_panel
-    if (
-        panel is not None
-        and panel.date >= last.date
-        and not w.pre_cycle_labs_pass(panel)
-    ):
+    if panel is not None and panel.date >= last.date and not w.pre_cycle_labs_pass(panel):
         failed = [c for c in check_panel(panel, p.systemic.pre_cycle_labs).failed]
         if any(c.status == "fail" for c in failed):
-            target = max(target, panel.date + timedelta(days=p.systemic.cycle_delay_days))
+            target = max(target, panel.date + days(p.systemic.cycle_delay_days))
             why = "delayed"
             params["analytes"] = ", ".join(c.key for c in failed)
-    window = timedelta(days=p.systemic.cycle_window_days)
+    window = days(p.systemic.cycle_window_days)
     for _, s in w.sessions:  # never propose a cycle inside the hold after a session
         hold = w.hold(last, before_rfa=False)
-        target = max(target, s.date + timedelta(days=max(hold, p.rfa.separation_days)))
+        target = max(target, s.date + days(max(hold, p.rfa.separation_days)))
     return target - window, target, target + window, why, params
 
 
@@ -181,9 +177,9 @@ def _block_actions(w: Walk) -> list[NextAction]:
                     "max_cycles": rng.max_cycles,
                 },
                 "response.scan_after_last_cycle_days",
-                last + timedelta(days=win.earliest),
-                last + timedelta(days=win.target),
-                last + timedelta(days=win.latest),
+                last + days(win.earliest),
+                last + days(win.target),
+                last + days(win.latest),
             )
         )
     return out
@@ -193,9 +189,9 @@ def _separation_clear(w: Walk) -> date:
     """First day an RFA session may take place given every cycle's hold."""
     clear = date.min
     for _, c in reversed(w.cycles):
-        if c.date + timedelta(days=w.max_hold) <= clear:
+        if c.date + days(w.max_hold) <= clear:
             break  # older cycles cannot hold the session any later
-        clear = max(clear, c.date + timedelta(days=w.hold(c, before_rfa=True)))
+        clear = max(clear, c.date + days(w.hold(c, before_rfa=True)))
     return clear
 
 
@@ -205,12 +201,12 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
     number = len(w.sessions) + 1
     candidates = tuple(w.remaining())
     win = p.rfa.after_response_scan_days
-    scan_latest = scan.date + timedelta(days=win.latest)
-    rfa_earliest = max(scan.date + timedelta(days=win.earliest), _separation_clear(w))
+    scan_latest = scan.date + days(win.latest)
+    rfa_earliest = max(scan.date + days(win.earliest), _separation_clear(w))
     if withdrawal_proposed_on(w, w.today) or (w.gate_failures >= gate.postponement_limit_failures):
         assert w.first_failure is not None
         limit = min(
-            w.first_failure + timedelta(days=gate.postponement_limit_days),
+            w.first_failure + days(gate.postponement_limit_days),
             w.gate_result.panel_date if w.gate_result else w.today,
         )
         return [
@@ -228,7 +224,7 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
                 "lab_gate.postponement_limit_days",
                 limit,
                 limit,
-                limit + timedelta(days=gate.confirm_withdrawal_within_days),
+                limit + days(gate.confirm_withdrawal_within_days),
                 session=number,
             )
         ]
@@ -238,7 +234,7 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
         return []  # the next session is planned once the last one's 1-month scan is read
     result = w.gate_result
     if result is not None and result.passed:
-        latest = min(scan_latest, result.panel_date + timedelta(days=gate.freshness_days))
+        latest = min(scan_latest, result.panel_date + days(gate.freshness_days))
         earliest = max(rfa_earliest, result.panel_date)
         if earliest <= latest:
             return [
@@ -258,7 +254,7 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
                     },
                     "rfa.max_sessions",
                     earliest,
-                    scan.date + timedelta(days=win.target),
+                    scan.date + days(win.target),
                     latest,
                     session=number,
                     lesions=candidates,
@@ -266,13 +262,11 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
             ]
     # Labs are needed: first, repeated after a failure, or fresher for the earliest session date.
     out = []
-    labs_earliest = rfa_earliest - timedelta(days=gate.freshness_days)
+    labs_earliest = rfa_earliest - days(gate.freshness_days)
     why = "why.pre_rfa_labs"
     params: dict[str, Param] = {"session": number, "freshness_days": gate.freshness_days}
     if result is not None and not result.passed:
-        labs_earliest = max(
-            labs_earliest, result.panel_date + timedelta(days=gate.repeat_after_days)
-        )
+        labs_earliest = max(labs_earliest, result.panel_date + days(gate.repeat_after_days))
         failed = ", ".join(f"{c.key} {c.value} ({c.threshold})" for c in result.failed)
         why = "why.pre_rfa_labs.postponed"
         params = {"gate_date": result.panel_date, "failed": failed}
@@ -292,7 +286,7 @@ def _rfa_actions(w: Walk, scan: ImagingAssessment) -> list[NextAction]:
             params,
             "lab_gate.freshness_days",
             labs_earliest,
-            max(labs_earliest, rfa_earliest - timedelta(days=min(3, gate.freshness_days))),
+            max(labs_earliest, rfa_earliest - days(min(3, gate.freshness_days))),
             labs_latest,
             session=number,
         )
@@ -335,7 +329,7 @@ def _repeat_scan(w: Walk, stale_from: date) -> NextAction:
         "rfa.after_response_scan_days",
         start,
         start,
-        start + timedelta(days=14),
+        start + days(14),
     )
 
 
@@ -344,8 +338,8 @@ def _post_scan_actions(w: Walk) -> list[NextAction]:
     out = []
     for number in w.pending_scans:
         s = w.sessions[number - 1][1]
-        target = s.date + timedelta(days=p.days_after_rfa)
-        window = timedelta(days=p.window_days)
+        target = s.date + days(p.days_after_rfa)
+        window = days(p.window_days)
         out.append(
             _action(
                 w,

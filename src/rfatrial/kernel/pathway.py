@@ -22,12 +22,12 @@ deterministic and never raises on a history that passed its schema.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import cast
 
 from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._recist_core import BriefResponse, Lesion, Series
-from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, withdrawal_proposed_on
+from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, days, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
 from rfatrial.kernel.evaluation import (
     Deviation,
@@ -565,7 +565,7 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
     for number in w.pending_scans:
         s = w.sessions[number - 1][1]
         p = w.protocol.post_rfa_scan
-        latest = s.date + timedelta(days=p.days_after_rfa + p.window_days)
+        latest = s.date + days(p.days_after_rfa + p.window_days)
         if latest < end:
             devs.append(
                 _deviation(
@@ -593,7 +593,7 @@ def _gate_decision(w: Walk) -> GateDecision | None:
         return GateDecision(
             number, "withdrawal_proposed", w.gate_failures, w.first_failure, result.full, None
         )
-    until = result.panel_date + timedelta(days=w.protocol.lab_gate.repeat_after_days)
+    until = result.panel_date + days(w.protocol.lab_gate.repeat_after_days)
     return GateDecision(number, "postpone", w.gate_failures, w.first_failure, result.full, until)
 
 
