@@ -1,10 +1,11 @@
-"""Compile the pathway engine's hot modules with mypyc, in place (``make kernel``).
+"""Compile the pathway engine's hot modules and the simulated care team with mypyc, in place
+(``make kernel``).
 
-The extension modules are built beside their sources in src/rfatrial/kernel, with the shared
-library of the group in src/ and the digest of the sources in src/rfatrial/kernel/_compiled.json
-(all ignored by git; the C sources and objects go to .build/). Nothing is done when the compiled
-modules are current. Without them the kernel runs its Python sources, with the same results; an
-out-of-date build is never used (rfatrial/kernel/_compiled.py).
+The extension modules are built beside their sources (in src/rfatrial/kernel and simulation),
+with the shared library of the group in src/ and the digest of the sources in
+src/rfatrial/kernel/_compiled.json (all ignored by git; the C sources and objects go to .build/).
+Nothing is done when the compiled modules are current. Without them rfatrial runs their Python
+sources, with the same results; an out-of-date build is never used (rfatrial/kernel/_compiled.py).
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ def main() -> None:
     if _compiled.current():
         print("kernel: the compiled modules are current")
         return
-    kernel = SRC / "rfatrial" / "kernel"
-    for old in [*kernel.glob("*.so"), *SRC.glob(f"{_compiled.GROUP}__mypyc*.so")]:
+    # every extension of the packages that hold compiled modules, also of a module since dropped
+    packages = {_compiled.source(name).parent for name in _compiled.COMPILED}
+    for old in [
+        *(p for d in packages for p in d.glob("*.so")),
+        *SRC.glob(f"{_compiled.GROUP}__mypyc*.so"),
+    ]:
         old.unlink()
     _compiled.RECORD.unlink(missing_ok=True)
     digest = _compiled.source_digest()
@@ -41,7 +46,7 @@ def main() -> None:
     os.chdir(SRC)
     os.environ["MYPY_CACHE_DIR"] = str(BUILD / "mypy_cache")
     modules = mypycify(
-        [f"rfatrial/kernel/{name}.py" for name in _compiled.COMPILED],
+        [str(_compiled.source(name).relative_to(SRC)) for name in _compiled.COMPILED],
         opt_level="3",
         group_name=_compiled.GROUP,
         target_dir=str(BUILD / "c"),

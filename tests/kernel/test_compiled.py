@@ -1,8 +1,10 @@
-"""The engine compiled with mypyc (``make kernel``) gives the results of its Python sources.
+"""The engine and the simulated care team compiled with mypyc (``make kernel``) give the results
+of their Python sources.
 
-The comparison runs the pure-Python engine in a subprocess (``RFATRIAL_PURE=1``) on the same
-histories and compares every result field by field. Where the kernel is not compiled it compares
-the sources with themselves; on CI, which builds it, the compiled engine must be the one loaded.
+The comparison runs the pure-Python modules in a subprocess (``RFATRIAL_PURE=1``): the engine on
+the same histories, every result compared field by field, and the care team on the same patients
+and seeds, every history compared. Where nothing is compiled it compares the sources with
+themselves; on CI, which builds them, the compiled modules must be the ones loaded.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from rfatrial.kernel.history import PatientHistory
 from rfatrial.kernel.protocol import default_protocol
 sys.path.insert(0, sys.argv[3])
 from test_compiled import results
+from test_compiled import simulated
 histories = [PatientHistory.model_validate(h) for h in json.load(open(sys.argv[1]))]
-json.dump({"compiled": _compiled.compiled(), "results": results(histories, default_protocol())},
+json.dump({"compiled": _compiled.compiled(), "results": results(histories, default_protocol()),
+           "simulated": [h.model_dump(mode="json") for h in simulated()]},
           open(sys.argv[2], "w"))
 """
 
@@ -55,7 +59,8 @@ def results(histories: list[PatientHistory], protocol: Any) -> list[Any]:
     return out
 
 
-def _histories() -> list[PatientHistory]:
+def simulated() -> list[PatientHistory]:
+    """Patients of the simulated care team (both arms, with and without non-compliance)."""
     out = []
     for k in range(36):
         rng = random.Random(500 + k)
@@ -75,7 +80,7 @@ def _histories() -> list[PatientHistory]:
 
 
 def test_compiled_engine_gives_the_results_of_the_pure_one(tmp_path: Path) -> None:
-    histories = _histories()
+    histories = simulated()
     source = tmp_path / "histories.json"
     source.write_text(json.dumps([h.model_dump(mode="json") for h in histories]))
     out = tmp_path / "pure.json"
@@ -84,6 +89,8 @@ def test_compiled_engine_gives_the_results_of_the_pure_one(tmp_path: Path) -> No
     subprocess.run([sys.executable, "-c", _RUN, str(source), str(out), here], check=True, env=env)
     pure = json.loads(out.read_text())
     assert pure["compiled"] is False
+    # the care team: the same patients from the same seeds
+    assert json.loads(source.read_text()) == pure["simulated"]
     reread = [PatientHistory.model_validate(h) for h in json.loads(source.read_text())]
     mine = json.loads(json.dumps(results(reread, P)))
     assert len(mine) == len(pure["results"])
@@ -95,12 +102,16 @@ def test_the_compiled_engine_is_the_one_loaded_on_ci() -> None:
     if not os.environ.get("CI"):
         pytest.skip("only CI must have built it (make kernel)")
     assert _compiled.current() and _compiled.compiled()
+    loaded = [sys.modules[f"rfatrial.{name}"].__file__ for name in _compiled.COMPILED]
+    assert not [path for path in loaded if str(path).endswith(".py")]
 
 
 def test_pure_is_asked_for_with_an_environment_variable() -> None:
-    code = "import rfatrial.kernel.pathway as p; print(p.__file__)"
+    code = "import rfatrial.simulation.care_team as c, rfatrial.kernel.pathway as p; "
+    code += "print(p.__file__, c.__file__)"
     env = {**os.environ, "RFATRIAL_PURE": "1"}
     run = subprocess.run(
         [sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True
     )
-    assert run.stdout.strip().endswith("pathway.py")
+    engine, care_team = run.stdout.split()
+    assert engine.endswith("pathway.py") and care_team.endswith("care_team.py")

@@ -4,8 +4,8 @@
 extension module beside each source, and the digest of the sources they were built from in
 ``_compiled.json`` (neither is committed). Python imports an extension module before its source;
 so that an edited source is never shadowed by an older build, :func:`install` (run when the kernel
-package is imported) makes the kernel load its sources whenever the digest does not match, or when
-``RFATRIAL_PURE=1`` asks for the pure-Python engine. Compiled or not, the results are the same
+or the simulation package is imported) makes them load their sources whenever the digest does not
+match, or when ``RFATRIAL_PURE=1`` asks for pure Python. Compiled or not, the results are the same
 (tests/kernel/test_compiled.py compares them).
 """
 
@@ -22,26 +22,43 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["COMPILED", "GROUP", "compiled", "current", "install", "source_digest"]
+__all__ = [
+    "COMPILED",
+    "GROUP",
+    "compiled",
+    "current",
+    "extensions",
+    "install",
+    "source",
+    "source_digest",
+]
 
 COMPILED = (
-    "_recist_core",
-    "_walk",
-    "ablation",
-    "evaluation",
-    "follow_up",
-    "lab_gate",
-    "messages",
-    "next_actions",
-    "pathway",
+    "kernel._recist_core",
+    "kernel._walk",
+    "kernel.ablation",
+    "kernel.evaluation",
+    "kernel.follow_up",
+    "kernel.lab_gate",
+    "kernel.messages",
+    "kernel.next_actions",
+    "kernel.pathway",
+    "simulation.care_team",
 )
-"""The modules of this package that ``make kernel`` compiles."""
+"""The modules of ``rfatrial`` that ``make kernel`` compiles: the engine, and the simulated care
+team that follows it (the closed loop)."""
 
 GROUP = "rfatrial_kernel"
 """mypyc's name for the shared library of the compiled modules (``src/rfatrial_kernel__mypyc*``)."""
 
 _HERE = Path(__file__).resolve().parent
+_PACKAGE = _HERE.parent  # src/rfatrial
 RECORD = _HERE / "_compiled.json"
+
+
+def source(name: str) -> Path:
+    """The Python source of module ``name`` of :data:`COMPILED`."""
+    return _PACKAGE.joinpath(*name.split(".")).with_suffix(".py")
 
 
 def source_digest() -> str:
@@ -49,24 +66,25 @@ def source_digest() -> str:
     digest = hashlib.sha256()
     for name in COMPILED:
         digest.update(name.encode() + b"\0")
-        digest.update((_HERE / f"{name}.py").read_bytes())
+        digest.update(source(name).read_bytes())
     return digest.hexdigest()
 
 
-def _extensions() -> list[Path]:
+def extensions() -> list[Path]:
+    """The extension modules built beside the sources of :data:`COMPILED` (as they are now)."""
     return [
         path
         for name in COMPILED
         for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        if (path := _HERE / f"{name}{suffix}").exists()
+        if (path := source(name).with_suffix(suffix)).exists()
     ]
 
 
 def current() -> bool:
     """Whether every module of :data:`COMPILED` has an extension built from its present source."""
-    if len(_extensions()) != len(COMPILED):
+    if len(extensions()) != len(COMPILED):
         return False
-    if not any(_HERE.parents[1].glob(f"{GROUP}__mypyc*")):  # their shared library, in src/
+    if not any(_PACKAGE.parent.glob(f"{GROUP}__mypyc*")):  # their shared library, in src/
         return False
     try:
         recorded = json.loads(RECORD.read_text())
@@ -77,7 +95,7 @@ def current() -> bool:
 
 def compiled() -> bool:
     """Whether the engine running now is the compiled one."""
-    module = sys.modules.get(f"{__package__}.pathway")
+    module = sys.modules.get("rfatrial.kernel.pathway")
     return module is not None and not str(module.__file__).endswith(".py")
 
 
@@ -90,17 +108,18 @@ class _Sources(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        package, _, name = fullname.rpartition(".")
-        if package != __package__ or name not in COMPILED:
+        root, _, name = fullname.partition(".")
+        if root != "rfatrial" or name not in COMPILED:
             return None
-        return importlib.util.spec_from_file_location(fullname, _HERE / f"{name}.py")
+        return importlib.util.spec_from_file_location(fullname, source(name))
 
 
 def install() -> None:
-    """Make the kernel import its sources unless the compiled modules are current (all of them:
-    compiled modules call each other directly, so they are used together or not at all)."""
+    """Make ``rfatrial`` import the sources of :data:`COMPILED` unless their compiled modules are
+    current (all of them: compiled modules call each other directly, so they are used together or
+    not at all)."""
     if any(isinstance(f, _Sources) for f in sys.meta_path):
         return
     pure = os.environ.get("RFATRIAL_PURE", "") not in ("", "0")
-    if _extensions() and (pure or not current()):
+    if extensions() and (pure or not current()):
         sys.meta_path.insert(0, _Sources())
