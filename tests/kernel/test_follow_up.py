@@ -1,6 +1,10 @@
 """The follow-up calendar: both arms, anchored at randomization, every visit with its window."""
 
+import calendar
 from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rfatrial.kernel.follow_up import add_months, follow_up_calendar, visits_due
 from rfatrial.kernel.protocol import default_protocol
@@ -57,3 +61,21 @@ def test_each_visit_knows_its_series() -> None:
     assert visits["M24"].superseded_on == visits["M27"].earliest  # the series goes on
     assert visits["M30-CT"].superseded_on == visits["M36-CT"].earliest
     assert visits["M60-CT"].superseded_on is None
+
+
+@given(
+    day=st.dates(min_value=date(1890, 1, 1), max_value=date(2200, 12, 31)),
+    months=st.integers(0, 240),
+)
+def test_add_months_equals_the_calendar_modules_month_lengths(day: date, months: int) -> None:
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    expected = date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+    assert add_months(day, months) == expected
+
+
+def test_add_months_at_the_century_leap_rules() -> None:
+    assert add_months(date(1899, 1, 31), 13) == date(1900, 2, 28)  # 1900: not a leap year
+    assert add_months(date(1999, 1, 31), 13) == date(2000, 2, 29)  # 2000: a leap year
+    assert add_months(date(2099, 1, 31), 13) == date(2100, 2, 28)
+    assert add_months(date(2027, 1, 31), 13) == date(2028, 2, 29)

@@ -16,7 +16,6 @@ Examples
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -63,11 +62,16 @@ class PlannedVisit:
         object.__setattr__(self, "superseded_on", superseded_on)
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` calendar months later, clamped to the end of the month."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
+    # the month's length (calendar.monthrange would also work out its first weekday)
+    leap = month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = _MONTH_DAYS[month] + (1 if leap else 0)
     return date(year, month + 1, min(day.day, last))
 
 
