@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from tests.server.web.conftest import PASSWORD, Study, build_study
 
@@ -61,13 +62,24 @@ def server(transactional_db: None) -> Iterator[str]:
 
     from rfatrial.server.wsgi import application
 
-    httpd = create_server(application, host="127.0.0.1", port=0, threads=4, ident="rfatrial")
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        # each request closes its thread's database connection when done: the connections kept
+        # between requests (CONN_MAX_AGE) would otherwise outlive the test database
+        response = application(environ, start_response)
+        try:
+            yield from response
+        finally:
+            response.close()
+            connections.close_all()
+
+    httpd = create_server(app, host="127.0.0.1", port=0, threads=4, ident="rfatrial")
     thread = threading.Thread(target=httpd.run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.effective_port}"
     finally:
         httpd.close()
+        httpd.task_dispatcher.shutdown()
 
 
 @pytest.fixture
