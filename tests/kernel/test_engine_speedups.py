@@ -44,7 +44,7 @@ def test_pathway_state_in_and_out_of_order_equals_evaluate() -> None:
     h = course()
     today = START + timedelta(days=95)
     for events in (h.events, list(reversed(h.events))):
-        same = PatientHistory.model_validate({**dict(h), "events": events})
+        same = PatientHistory.model_validate({**h.model_dump(), "events": events})
         state = PathwayState(P, h.patient_id)
         for e in events:
             state.add(e)

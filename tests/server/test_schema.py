@@ -7,22 +7,22 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from pydantic import BaseModel
 
 from rfatrial.kernel import history as kernel
+from rfatrial.kernel.history import Record
 from rfatrial.server.study.convert import EVENT_TYPES
 
 
-def _event_classes() -> dict[str, type[BaseModel]]:
+def _event_classes() -> dict[str, type[Record]]:
     union = typing.get_args(kernel.Event)[0]
     classes = typing.get_args(union)
     return {c.model_fields["type"].default: c for c in classes}
 
 
-def _item_class(event: type[BaseModel], attr: str) -> type[BaseModel] | None:
+def _item_class(event: type[Record], attr: str) -> type[Record] | None:
     (item,) = typing.get_args(event.model_fields[attr].annotation) or (None,)
     item = typing.get_args(item)[0] if typing.get_args(item) else item  # Annotated[...]
-    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+    return item if isinstance(item, type) and issubclass(item, Record) else None
 
 
 @pytest.mark.parametrize("kind", sorted(_event_classes()))

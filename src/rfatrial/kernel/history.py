@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Literal, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+from pydantic_core import SchemaSerializer
+from typing_extensions import dataclass_transform
 
 from rfatrial.kernel._data_file import format_validation_error
 from rfatrial.kernel.units import ClinicalValueError, check_value
@@ -44,6 +49,7 @@ __all__ = [
     "PostRfaLesionResult",
     "PostRfaScan",
     "Randomization",
+    "Record",
     "RfaSession",
     "Screening",
     "SystemicCycle",
@@ -63,14 +69,88 @@ class HistoryError(ValueError):
     """A history that breaks its schema; the message gives the path of each bad field."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+R = TypeVar("R", bound="Record")
+
+
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
+
+
+class Record:
+    """A record of the history (an event, or a part of one).
+
+    It offers the part of pydantic's ``BaseModel`` interface that readers and writers of records
+    use.
+
+    The records are frozen, slotted pydantic dataclasses, not ``BaseModel`` subclasses: the engine
+    reads their fields millions of times, and a slot is read directly, where a ``BaseModel``'s
+    field goes through its ``__getattr__`` hook (about a quarter of an evaluation's cost).
+    """
+
+    __slots__ = ()
+    model_fields: ClassVar[dict[str, FieldInfo]]
+    __pydantic_serializer__: ClassVar[SchemaSerializer]
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        """A record validated from a mapping (or a record), as ``BaseModel.model_validate``."""
+        value: Self = _adapter(cls).validate_python(data)
+        return value
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes, *, strict: bool | None = None) -> Self:
+        """A record validated from JSON text, as ``BaseModel.model_validate_json``."""
+        value: Self = _adapter(cls).validate_json(text, strict=strict)
+        return value
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        return _adapter(cls).json_schema()
+
+    def model_dump(
+        self, *, mode: Literal["python", "json"] = "python", exclude_none: bool = False
+    ) -> dict[str, Any]:
+        value: dict[str, Any] = _adapter(type(self)).dump_python(
+            self, mode=mode, exclude_none=exclude_none
+        )
+        return value
+
+    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
+        data: bytes = _adapter(type(self)).dump_json(self, indent=indent, exclude_none=exclude_none)
+        return data.decode()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A copy with the fields of ``update`` replaced, not validated (as ``BaseModel``'s)."""
+        cls = type(self)
+        unknown = set(update or ()) - set(cls.model_fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        new = object.__new__(cls)
+        changes = update or {}
+        for name in cls.model_fields:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(Field,))
+def _record(cls: type[R]) -> type[R]:
+    """``cls`` as a frozen, slotted pydantic dataclass that refuses unknown fields."""
+    made = dataclass(frozen=True, slots=True, kw_only=True, config=ConfigDict(extra="forbid"))(cls)
+    made.model_fields = made.__pydantic_fields__  # type: ignore[attr-defined]
+    return cast("type[R]", made)
 
 
 # --- screening and randomization -------------------------------------------------------------
 
 
-class Screening(_Model):
+@_record
+class Screening(Record):
     type: Literal["screening"] = "screening"
     date: dt.date
     consent_date: dt.date
@@ -82,7 +162,8 @@ class Screening(_Model):
     extrahepatic_disease: bool = False
 
 
-class Randomization(_Model):
+@_record
+class Randomization(Record):
     type: Literal["randomization"] = "randomization"
     date: dt.date
     arm: Arm
@@ -92,13 +173,15 @@ class Randomization(_Model):
 # --- treatment --------------------------------------------------------------------------------
 
 
-class Agent(_Model):
+@_record
+class Agent(Record):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     dose: Annotated[float, Field(gt=0, le=100_000)]
     unit: Literal["mg/m2", "mg/kg", "mg", "AUC"]
 
 
-class SystemicCycle(_Model):
+@_record
+class SystemicCycle(Record):
     type: Literal["systemic_cycle"] = "systemic_cycle"
     date: dt.date
     regimen: Annotated[str, Field(min_length=1, max_length=64)]
@@ -110,14 +193,16 @@ class SystemicCycle(_Model):
         return tuple(a.name.lower() for a in self.agents)
 
 
-class Complication(_Model):
+@_record
+class Complication(Record):
     description: Text
     cirse_grade: Annotated[int, Field(ge=1, le=6)]
     clavien_dindo: Literal["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"] | None = None
     onset_date: dt.date | None = None
 
 
-class AblatedLesion(_Model):
+@_record
+class AblatedLesion(Record):
     lesion_id: LesionId
     technical_success: bool = True
     margin_mm: Mm | None = None
@@ -126,7 +211,8 @@ class AblatedLesion(_Model):
     time_min: Annotated[float, Field(gt=0, le=240)] | None = None
 
 
-class RfaSession(_Model):
+@_record
+class RfaSession(Record):
     type: Literal["rfa_session"] = "rfa_session"
     date: dt.date
     lesions: Annotated[list[AblatedLesion], Field(min_length=1)]
@@ -144,7 +230,8 @@ class RfaSession(_Model):
 # --- assessments --------------------------------------------------------------------------------
 
 
-class LesionMeasurement(_Model):
+@_record
+class LesionMeasurement(Record):
     lesion_id: LesionId
     organ: Annotated[str, Field(min_length=1, max_length=32)] = "liver"
     segment: Literal["S1", "S2", "S3", "S4", "S4a", "S4b", "S5", "S6", "S7", "S8"] | None = None
@@ -158,7 +245,8 @@ class LesionMeasurement(_Model):
     margin_achievable_mm: Mm | None = None
 
 
-class ImagingAssessment(_Model):
+@_record
+class ImagingAssessment(Record):
     type: Literal["imaging"] = "imaging"
     date: dt.date
     modality: Modality
@@ -178,7 +266,8 @@ class ImagingAssessment(_Model):
         return self
 
 
-class LabResult(_Model):
+@_record
+class LabResult(Record):
     """One lab value with its unit and, where the site reports them, its normal limits."""
 
     analyte: Annotated[str, Field(min_length=1, max_length=32)]
@@ -199,7 +288,8 @@ class LabResult(_Model):
         return self
 
 
-class LabPanel(_Model):
+@_record
+class LabPanel(Record):
     type: Literal["lab_panel"] = "lab_panel"
     date: dt.date
     results: Annotated[list[LabResult], Field(min_length=1)]
@@ -213,12 +303,14 @@ class LabPanel(_Model):
         return None
 
 
-class PostRfaLesionResult(_Model):
+@_record
+class PostRfaLesionResult(Record):
     lesion_id: LesionId
     outcome: Literal["complete", "residual"]
 
 
-class PostRfaScan(_Model):
+@_record
+class PostRfaScan(Record):
     type: Literal["post_rfa_scan"] = "post_rfa_scan"
     date: dt.date
     modality: Modality
@@ -227,14 +319,16 @@ class PostRfaScan(_Model):
     extrahepatic_progression: bool = False
 
 
-class FollowUpVisit(_Model):
+@_record
+class FollowUpVisit(Record):
     type: Literal["follow_up_visit"] = "follow_up_visit"
     date: dt.date
     visit_id: Annotated[str, Field(min_length=1, max_length=16)]
     components: list[Component] = Field(default_factory=list)
 
 
-class AdverseEvent(_Model):
+@_record
+class AdverseEvent(Record):
     type: Literal["adverse_event"] = "adverse_event"
     date: dt.date
     term: Annotated[str, Field(min_length=1, max_length=128)]
@@ -254,20 +348,23 @@ class AdverseEvent(_Model):
 # --- disposition --------------------------------------------------------------------------------
 
 
-class Withdrawal(_Model):
+@_record
+class Withdrawal(Record):
     type: Literal["withdrawal"] = "withdrawal"
     date: dt.date
     reason: Text
     initiated_by: Literal["patient", "investigator"] = "investigator"
 
 
-class Death(_Model):
+@_record
+class Death(Record):
     type: Literal["death"] = "death"
     date: dt.date
     cause: Annotated[str, Field(max_length=256)] = "unknown"
 
 
-class LostToFollowUp(_Model):
+@_record
+class LostToFollowUp(Record):
     type: Literal["lost_to_follow_up"] = "lost_to_follow_up"
     date: dt.date
 
@@ -308,7 +405,8 @@ EVENT_ORDER: dict[str, int] = {
 _ONCE = ("screening", "randomization", "death", "withdrawal", "lost_to_follow_up")
 
 
-class PatientHistory(_Model):
+@_record
+class PatientHistory(Record):
     """Everything recorded for one patient, in any order (the engine sorts by date)."""
 
     patient_id: Annotated[str, Field(min_length=1, max_length=32)]

@@ -87,10 +87,8 @@ def _evaluate_events(
     patient_id: str, events: Sequence[Event], protocol: Protocol, today: date
 ) -> Evaluation:
     w = Walk(protocol, today)
-    # a validated record's fields are its __dict__: one attribute read instead of two
-    fields = [e.__dict__ for e in events]
-    dates: list[date] = [f["date"] for f in fields]
-    ranks = [RANK[f["type"]] for f in fields]
+    dates: list[date] = [e.date for e in events]
+    ranks = [RANK[e.type] for e in events]
     # the walk's order: by date, then the same-day order of the kinds, then as recorded; a
     # history stored in that order (the usual case) needs no sort
     order: Sequence[int] = range(len(events))
@@ -111,20 +109,18 @@ def _evaluate_events(
 
 
 class _Scan:
-    """The fields of an imaging record, read at once (a validated record's fields are its
-    ``__dict__``: one attribute read, where each field read costs several dict look-ups)."""
+    """The fields of an imaging record, read once, with its lesions by id."""
 
     def __init__(self, e: ImagingAssessment) -> None:
-        d = e.__dict__
         self.event = e
-        self.day: date = d["date"]
-        self.modality: str = d["modality"]
-        self.purpose: str = d["purpose"]
-        self.lesions: list[LesionMeasurement] = d["lesions"]
-        self.new_lesions: list[LesionMeasurement] = d["new_lesions"]
-        self.local_progression: list[str] = d["local_progression"]
-        self.non_target_progression: bool = d["non_target_progression"]
-        self.extrahepatic: bool = d["extrahepatic_progression"]
+        self.day: date = e.date
+        self.modality: str = e.modality
+        self.purpose: str = e.purpose
+        self.lesions: list[LesionMeasurement] = e.lesions
+        self.new_lesions: list[LesionMeasurement] = e.new_lesions
+        self.local_progression: list[str] = e.local_progression
+        self.non_target_progression: bool = e.non_target_progression
+        self.extrahepatic: bool = e.extrahepatic_progression
         # the lesions by id (distinct: the history schema checks it)
         self.by_id = {m.lesion_id: m for m in self.lesions}
 

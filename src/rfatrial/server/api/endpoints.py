@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
-from pydantic import BaseModel, create_model
+from pydantic import create_model
 
 from rfatrial.kernel import history as kernel
 from rfatrial.server.api import monitoring, planning
@@ -199,7 +199,7 @@ WITHHELD = "[withheld]"
 
 
 def _record_out(stored: StoredEvent, hidden: bool) -> dict[str, Any]:
-    event: BaseModel = stored.event
+    event: kernel.Record = stored.event
     justification = stored.row.justification
     if hidden:
         justification = None
@@ -235,7 +235,7 @@ _LESION_REFERENCES = {
 }
 
 
-def _check_input(patient: m.Patient, event: BaseModel, today: dt.date) -> None:
+def _check_input(patient: m.Patient, event: kernel.Record, today: dt.date) -> None:
     """422 for each date after today and each lesion that is not this patient's."""
     errors: list[dict[str, Any]] = []
 
@@ -514,7 +514,7 @@ def randomize_patient(request: HttpRequest, patient_id: int, payload: s.Randomiz
 # --- the records of the history, one set of routes per kind ------------------------------------
 
 
-def _event_classes() -> dict[str, type[BaseModel]]:
+def _event_classes() -> dict[str, type[kernel.Record]]:
     union = typing.get_args(kernel.Event)[0]
     return {c.model_fields["type"].default: c for c in typing.get_args(union)}
 
@@ -555,7 +555,7 @@ def _audit_entries(stored: StoredEvent) -> list[dict[str, Any]]:
     ]
 
 
-def _register(kind: str, cls: type[BaseModel]) -> None:
+def _register(kind: str, cls: type[kernel.Record]) -> None:
     name = cls.__name__
     out = create_model(
         f"{name}Record",

@@ -20,11 +20,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from rfatrial.kernel.evaluation import Deviation as KernelDeviation
 from rfatrial.kernel.evaluation import Evaluation, to_json_dict
-from rfatrial.kernel.history import Event, PatientHistory
+from rfatrial.kernel.history import Event, PatientHistory, Record
 from rfatrial.kernel.pathway import evaluate
 from rfatrial.kernel.protocol import Protocol, default_protocol, format_validation_error
 from rfatrial.server.monitoring.edit_checks import run_edit_checks
@@ -96,7 +96,7 @@ class WriteResult:
 
 def validate_event(event: Event | Mapping[str, Any]) -> Event:
     """The event checked against the kernel's schema (:class:`EventError` with each bad path)."""
-    data = event.model_dump() if isinstance(event, BaseModel) else event
+    data = event.model_dump() if isinstance(event, Record) else event
     try:
         return EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -418,8 +418,13 @@ def register_patient(
 ) -> m.Patient:
     """A new patient of ``site`` with no events yet (checked as the kernel checks a history)."""
     try:
-        PatientHistory(
-            patient_id=study_id, site=site.code, sex=sex, age_at_screening=age_at_screening
+        PatientHistory.model_validate(
+            {
+                "patient_id": study_id,
+                "site": site.code,
+                "sex": sex,
+                "age_at_screening": age_at_screening,
+            }
         )
     except ValidationError as exc:
         raise EventError(format_validation_error(exc, source="patient")) from None
