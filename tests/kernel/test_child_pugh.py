@@ -11,15 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rfatrial.kernel import child_pugh as child_pugh_module
+from rfatrial.kernel import lab_gate
+from rfatrial.kernel._liver_points import lab_points
 from rfatrial.kernel.child_pugh import (
     ASCITES_POINTS,
     ENCEPHALOPATHY_POINTS,
+    LAB_POINTS,
     Ascites,
     Encephalopathy,
     child_pugh,
     child_pugh_class,
 )
-from rfatrial.kernel.units import ClinicalValueError, UnitError
+from rfatrial.kernel.history import LabResult
+from rfatrial.kernel.units import ANALYTES, ClinicalValueError, UnitError, to_canonical_exact
 
 
 def _points(
@@ -192,3 +196,85 @@ def test_fast_band_lookup_equals_the_exact_one(analyte: str, scale: float, unit_
             expected = step.points
             break
     assert cp._lab_points(analyte, value, unit) == expected
+
+
+def _exact_points(analyte: str, value: float, unit: str) -> int:
+    """The points by exact decimals alone (the table read as written, Pugh 1973)."""
+    bands = LAB_POINTS[analyte]
+    canonical = to_canonical_exact(analyte, value, unit)
+    for step in bands.steps:
+        limit = to_canonical_exact(analyte, step.limit, bands.unit)
+        if (canonical < limit) if step.op == "<" else (canonical <= limit):
+            return step.points
+    return bands.otherwise
+
+
+_UNITS = {"bilirubin": ("mg/dL", "µmol/L"), "albumin": ("g/dL", "g/L"), "inr": ("ratio",)}
+# the band edges in every unit, and their float neighbours
+_EDGES = [
+    (analyte, unit, math.nextafter(edge, direction))
+    for analyte, units in _UNITS.items()
+    for unit in units
+    for step in LAB_POINTS[analyte].steps
+    for edge in (
+        float(
+            step.limit
+            * ANALYTES[analyte].units[LAB_POINTS[analyte].unit]
+            / ANALYTES[analyte].units[unit]
+        ),
+    )
+    for direction in (-math.inf, edge, math.inf)
+]
+
+
+@pytest.mark.parametrize(("analyte", "unit", "value"), _EDGES)
+def test_points_at_each_band_edge_are_those_of_exact_decimals(
+    analyte: str, unit: str, value: float
+) -> None:
+    fast = lab_points(value, unit, ANALYTES[analyte], LAB_POINTS[analyte])
+    assert fast in (0, _exact_points(analyte, value, unit))
+    assert child_pugh_module._lab_points(analyte, value, unit) == _exact_points(
+        analyte, value, unit
+    )
+
+
+@given(
+    analyte=st.sampled_from(sorted(_UNITS)),
+    data=st.data(),
+    value=st.floats(min_value=0.01, max_value=1500, allow_nan=False),
+)
+def test_the_fast_points_are_those_of_exact_decimals_or_none(
+    analyte: str, data: st.DataObject, value: float
+) -> None:
+    unit = data.draw(st.sampled_from(_UNITS[analyte]))
+    spec = ANALYTES[analyte]
+    fast = lab_points(value, unit, spec, LAB_POINTS[analyte])
+    plausible = spec.plausible_min < value * spec.units[unit] < spec.plausible_max
+    if plausible:
+        assert fast == _exact_points(analyte, value, unit) or fast == 0
+    else:
+        assert fast == 0  # the calculator's exact path says why the value is refused
+
+
+@given(
+    bili=st.floats(min_value=0.1, max_value=30),
+    alb=st.floats(min_value=1.0, max_value=6.0),
+    inr=st.floats(min_value=0.8, max_value=5.0),
+    asc=st.sampled_from(sorted(ASCITES_POINTS)),
+    enc=st.sampled_from(sorted(ENCEPHALOPATHY_POINTS)),
+)
+def test_the_lab_gates_class_is_the_calculators(
+    bili: float, alb: float, inr: float, asc: Ascites, enc: Encephalopathy
+) -> None:
+    b = LabResult(analyte="bilirubin", value=bili, unit="mg/dL")
+    a = LabResult(analyte="albumin", value=alb, unit="g/dL")
+    fast = lab_gate._fast_child_pugh_class(b, a, inr, asc, enc)
+    assert fast in ("", child_pugh(bili, "mg/dL", alb, "g/dL", inr, asc, enc).klass)
+    assert fast or any(
+        lab_points(v, u, ANALYTES[n], LAB_POINTS[n]) == 0
+        for n, v, u in (
+            ("bilirubin", bili, "mg/dL"),
+            ("albumin", alb, "g/dL"),
+            ("inr", inr, "ratio"),
+        )
+    )

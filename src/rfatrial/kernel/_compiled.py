@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 COMPILED = (
+    "kernel._liver_points",
     "kernel._recist_core",
     "kernel._walk",
     "kernel.ablation",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from rfatrial.kernel._liver_points import class_of, lab_points
 from rfatrial.kernel.units import ANALYTES, ClinicalValueError, to_canonical_exact
 
 __all__ = [
@@ -151,27 +152,17 @@ def child_pugh_class(score: int) -> ChildPughClass:
     """
     if isinstance(score, bool) or not isinstance(score, int) or not 5 <= score <= 15:
         raise ClinicalValueError(f"Child-Pugh score: {score!r} is not an integer from 5 to 15")
-    for highest, klass in CLASS_LIMITS:
-        if score <= highest:
-            return klass
-    raise AssertionError("unreachable: CLASS_LIMITS ends at 15")  # pragma: no cover
+    return class_of(score, CLASS_LIMITS)  # type: ignore[return-value]
 
 
 def _lab_points(analyte: str, value: float, unit: str) -> Points:
     bands = LAB_POINTS[analyte]
     # Floats decide when the value is clear of every band edge; at an edge, exact decimals do.
     spec = ANALYTES.get(analyte)
-    if spec is not None and unit in spec.units and bands.unit in spec.units:
-        in_canonical = value * spec.units[unit]
-        x = in_canonical / spec.units[bands.unit]
-        # outside the plausible range (or not finite), the exact path raises the error
-        if spec.plausible_min < in_canonical < spec.plausible_max and all(
-            abs(x - step.limit) > 1e-9 * step.limit for step in bands.steps
-        ):
-            for step in bands.steps:
-                if (x < step.limit) if step.op == "<" else (x <= step.limit):
-                    return step.points
-            return bands.otherwise
+    if spec is not None and type(value) in (float, int):
+        points = lab_points(value, unit, spec, bands)
+        if points:
+            return points  # type: ignore[return-value]
     canonical = to_canonical_exact(analyte, value, unit)
     for step in bands.steps:
         limit = to_canonical_exact(analyte, step.limit, bands.unit)

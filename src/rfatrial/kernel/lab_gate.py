@@ -28,11 +28,18 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Literal
 
+from rfatrial.kernel._liver_points import class_of, lab_points
 from rfatrial.kernel.albi import albi
-from rfatrial.kernel.child_pugh import child_pugh
+from rfatrial.kernel.child_pugh import (
+    ASCITES_POINTS,
+    CLASS_LIMITS,
+    ENCEPHALOPATHY_POINTS,
+    LAB_POINTS,
+    child_pugh,
+)
 from rfatrial.kernel.history import LabPanel, LabResult
 from rfatrial.kernel.protocol import GateCriterion, ScoreCriterion, ThresholdCriterion
-from rfatrial.kernel.units import convert, exact_decimal
+from rfatrial.kernel.units import ANALYTES, convert, exact_decimal
 
 __all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes", "results_pass"]
 
@@ -107,6 +114,23 @@ def _child_pugh_class(
     return child_pugh(bili, bili_unit, alb, alb_unit, inr, asc, enc).klass  # type: ignore[arg-type]
 
 
+_BILIRUBIN, _ALBUMIN, _INR = ANALYTES["bilirubin"], ANALYTES["albumin"], ANALYTES["inr"]
+
+
+def _fast_child_pugh_class(
+    bili: LabResult, alb: LabResult, inr: float, ascites: str, encephalopathy: str
+) -> str:
+    """The Child-Pugh class where floats decide each point (nearly always); "" where they do
+    not, and :func:`child_pugh` must."""
+    b = lab_points(bili.value, bili.unit, _BILIRUBIN, LAB_POINTS["bilirubin"])
+    a = lab_points(alb.value, alb.unit, _ALBUMIN, LAB_POINTS["albumin"])
+    i = lab_points(inr, "ratio", _INR, LAB_POINTS["inr"])
+    if not (b and a and i):
+        return ""
+    score = b + a + i + ASCITES_POINTS[ascites] + ENCEPHALOPATHY_POINTS[encephalopathy]
+    return class_of(score, CLASS_LIMITS)
+
+
 _Results = Mapping[str, LabResult]
 # One judgement: status, the value compared (in the criterion's unit), its unit, the limit.
 _Judgement = tuple[Status, float | str | None, str | None, float | None]
@@ -136,15 +160,20 @@ def _score(by: _Results, panel: LabPanel, rule: ScoreCriterion) -> _Judgement:
         inr = by.get("inr")
         if inr is None or panel.ascites is None or panel.encephalopathy is None:
             return "missing", None, None, None
-        value: str = _child_pugh_class(
-            bili.value,
-            bili.unit,
-            alb.value,
-            alb.unit,
-            inr.value if inr.unit == "ratio" else convert("inr", inr.value, inr.unit, "ratio"),
-            panel.ascites,
-            panel.encephalopathy,
+        inr_ratio = (
+            inr.value if inr.unit == "ratio" else convert("inr", inr.value, inr.unit, "ratio")
         )
+        value = _fast_child_pugh_class(bili, alb, inr_ratio, panel.ascites, panel.encephalopathy)
+        if not value:  # a value at a band edge: exact decimals decide
+            value = _child_pugh_class(
+                bili.value,
+                bili.unit,
+                alb.value,
+                alb.unit,
+                inr_ratio,
+                panel.ascites,
+                panel.encephalopathy,
+            )
     else:
         value = str(albi(bili.value, bili.unit, alb.value, alb.unit).grade)
     return ("pass" if value in rule.allowed else "fail"), value, None, None
