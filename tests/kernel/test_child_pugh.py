@@ -231,7 +231,7 @@ _EDGES = [
 def test_points_at_each_band_edge_are_those_of_exact_decimals(
     analyte: str, unit: str, value: float
 ) -> None:
-    fast = lab_points(value, unit, ANALYTES[analyte], LAB_POINTS[analyte])
+    fast = lab_points(analyte, value, unit)
     assert fast in (0, _exact_points(analyte, value, unit))
     assert child_pugh_module._lab_points(analyte, value, unit) == _exact_points(
         analyte, value, unit
@@ -248,7 +248,7 @@ def test_the_fast_points_are_those_of_exact_decimals_or_none(
 ) -> None:
     unit = data.draw(st.sampled_from(_UNITS[analyte]))
     spec = ANALYTES[analyte]
-    fast = lab_points(value, unit, spec, LAB_POINTS[analyte])
+    fast = lab_points(analyte, value, unit)
     plausible = spec.plausible_min < value * spec.units[unit] < spec.plausible_max
     if plausible:
         assert fast == _exact_points(analyte, value, unit) or fast == 0
@@ -271,7 +271,7 @@ def test_the_lab_gates_class_is_the_calculators(
     fast = lab_gate._fast_child_pugh_class(b, a, inr, asc, enc)
     assert fast in ("", child_pugh(bili, "mg/dL", alb, "g/dL", inr, asc, enc).klass)
     assert fast or any(
-        lab_points(v, u, ANALYTES[n], LAB_POINTS[n]) == 0
+        lab_points(n, v, u) == 0
         for n, v, u in (
             ("bilirubin", bili, "mg/dL"),
             ("albumin", alb, "g/dL"),

@@ -9,35 +9,55 @@ unit it gives 0, and the calculator's exact path decides (and says what is wrong
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rfatrial.kernel.child_pugh import PointBands
-    from rfatrial.kernel.units import AnalyteSpec
+from typing import Final
 
 __all__ = ["class_of", "lab_points"]
 
 
-def lab_points(value: float, unit: str, spec: AnalyteSpec, bands: PointBands) -> int:
-    """The points of ``value`` (in ``unit``) in ``bands``; 0 when the exact path must decide."""
-    units: Mapping[str, float] = spec.units
-    factor = units.get(unit)
-    to_bands = units.get(bands.unit)
-    if factor is None or to_bands is None:
-        return 0
-    in_canonical = value * factor
-    # outside the plausible range (or not finite), the exact path raises the error
-    if not spec.plausible_min < in_canonical < spec.plausible_max:
-        return 0
-    x = in_canonical / to_bands
-    for step in bands.steps:
-        if abs(x - step.limit) <= 1e-9 * step.limit:
+class _Bands:
+    """The point bands of one analyte and its units, as plain numbers."""
+
+    def __init__(self, analyte: str) -> None:
+        from rfatrial.kernel.child_pugh import LAB_POINTS
+        from rfatrial.kernel.units import ANALYTES
+
+        spec, bands = ANALYTES[analyte], LAB_POINTS[analyte]
+        self.factors: dict[str, float] = dict(spec.units)  # to the canonical unit
+        self.low: float = spec.plausible_min
+        self.high: float = spec.plausible_max
+        self.to_bands: float = spec.units[bands.unit]
+        self.limits: list[float] = [s.limit for s in bands.steps]
+        self.below: list[bool] = [s.op == "<" for s in bands.steps]  # strictly below the limit
+        self.points: list[int] = [s.points for s in bands.steps]
+        self.otherwise: int = bands.otherwise
+
+    def points_of(self, value: float, unit: str) -> int:
+        factor = self.factors.get(unit)
+        if factor is None:
             return 0
-    for step in bands.steps:
-        if (x < step.limit) if step.op == "<" else (x <= step.limit):
-            return step.points
-    return bands.otherwise
+        in_canonical = value * factor
+        # outside the plausible range (or not finite), the exact path raises the error
+        if not self.low < in_canonical < self.high:
+            return 0
+        x = in_canonical / self.to_bands
+        for limit in self.limits:
+            if abs(x - limit) <= 1e-9 * limit:
+                return 0
+        for k, limit in enumerate(self.limits):
+            if (x < limit) if self.below[k] else (x <= limit):
+                return self.points[k]
+        return self.otherwise
+
+
+_TABLE: Final[dict[str, _Bands]] = {}
+
+
+def lab_points(analyte: str, value: float, unit: str) -> int:
+    """The points of ``value`` (in ``unit``) for ``analyte``; 0 when the exact path must decide."""
+    bands = _TABLE.get(analyte)
+    if bands is None:
+        bands = _TABLE[analyte] = _Bands(analyte)
+    return bands.points_of(value, unit)
 
 
 def class_of(score: int, limits: tuple[tuple[int, str], ...]) -> str:

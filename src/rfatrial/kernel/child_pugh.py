@@ -160,7 +160,7 @@ def _lab_points(analyte: str, value: float, unit: str) -> Points:
     # Floats decide when the value is clear of every band edge; at an edge, exact decimals do.
     spec = ANALYTES.get(analyte)
     if spec is not None and type(value) in (float, int):
-        points = lab_points(value, unit, spec, bands)
+        points = lab_points(analyte, value, unit)
         if points:
             return points  # type: ignore[return-value]
     canonical = to_canonical_exact(analyte, value, unit)

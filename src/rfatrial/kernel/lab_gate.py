@@ -34,12 +34,11 @@ from rfatrial.kernel.child_pugh import (
     ASCITES_POINTS,
     CLASS_LIMITS,
     ENCEPHALOPATHY_POINTS,
-    LAB_POINTS,
     child_pugh,
 )
 from rfatrial.kernel.history import LabPanel, LabResult
 from rfatrial.kernel.protocol import GateCriterion, ScoreCriterion, ThresholdCriterion
-from rfatrial.kernel.units import ANALYTES, convert, exact_decimal
+from rfatrial.kernel.units import convert, exact_decimal
 
 __all__ = ["CriterionResult", "PanelResult", "check_panel", "panel_passes", "results_pass"]
 
@@ -114,17 +113,14 @@ def _child_pugh_class(
     return child_pugh(bili, bili_unit, alb, alb_unit, inr, asc, enc).klass  # type: ignore[arg-type]
 
 
-_BILIRUBIN, _ALBUMIN, _INR = ANALYTES["bilirubin"], ANALYTES["albumin"], ANALYTES["inr"]
-
-
 def _fast_child_pugh_class(
     bili: LabResult, alb: LabResult, inr: float, ascites: str, encephalopathy: str
 ) -> str:
     """The Child-Pugh class where floats decide each point (nearly always); "" where they do
     not, and :func:`child_pugh` must."""
-    b = lab_points(bili.value, bili.unit, _BILIRUBIN, LAB_POINTS["bilirubin"])
-    a = lab_points(alb.value, alb.unit, _ALBUMIN, LAB_POINTS["albumin"])
-    i = lab_points(inr, "ratio", _INR, LAB_POINTS["inr"])
+    b = lab_points("bilirubin", bili.value, bili.unit)
+    a = lab_points("albumin", alb.value, alb.unit)
+    i = lab_points("inr", inr, "ratio")
     if not (b and a and i):
         return ""
     score = b + a + i + ASCITES_POINTS[ascites] + ENCEPHALOPATHY_POINTS[encephalopathy]
