@@ -64,8 +64,9 @@ _FAST_LIMIT_MM = 1e9  # below it, floats are far closer together than 0.001 mm
 
 def micrometres(name: str, value: float) -> Exact:
     """The exact decimal of ``value`` (mm) in micrometres."""
-    if type(value) is float and -_FAST_LIMIT_MM < value < _FAST_LIMIT_MM:
-        scaled = round(value * UM_PER_MM)
+    if type(value) is float and 0.0 <= value < _FAST_LIMIT_MM:
+        # the nearest integer (a tie rounded either way fails the check below, as it should)
+        scaled = int(value * UM_PER_MM + 0.5)
         # the decimal scaled/1000 reads back as value: it is the shortest repr (same digits or
         # fewer, and two decimals of at most 3 places are never within one float spacing here)
         if scaled / UM_PER_MM == value:
@@ -96,8 +97,8 @@ def size_of(obs: Lesion, limits: Limits) -> Exact | None:
     mm = obs.diameter_mm
     if mm is None:
         return None
-    if type(mm) is float and -1e9 < mm < 1e9:  # the fast path of micrometres, inlined
-        um = round(mm * 1000)
+    if type(mm) is float and 0.0 <= mm < 1e9:  # the fast path of micrometres, inlined
+        um = int(mm * 1000.0 + 0.5)
         if um / 1000 == mm:
             return um
     return micrometres("diameter_mm", mm)
@@ -325,10 +326,11 @@ class Series:
     ]:
         """The next timepoint: target and non-target responses, sum, baseline and nadir sums."""
         by_id, limits = self.by_id, self._limits
-        newly = treated - self._treated
-        if newly & by_id.keys() or not self.history:
+        # baseline lesions treated since the last timepoint (usually none)
+        newly = [t for t in treated if t in by_id and t not in self._treated] if treated else []
+        if newly or not self.history:
             # what treatment leaves to assess changes only when a baseline lesion is treated
-            self._treated |= newly & by_id.keys()
+            self._treated.update(newly)
             treated = self._treated
             self.active = [t for t in self._targets if t not in treated]
             self._remaining = [n for n in self._non_targets if n not in treated]
