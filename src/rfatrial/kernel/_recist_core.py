@@ -25,6 +25,7 @@ __all__ = [
     "Series",
     "TargetResponse",
     "as_float",
+    "baseline_series",
     "fraction_change",
     "micrometres",
     "overall",
@@ -260,6 +261,18 @@ def fraction_change(value: Exact | None, reference: Exact | None) -> float | Non
 def as_float(value: Exact | None) -> float | None:
     """Micrometres back to millimetres, rounded once."""
     return None if value is None else float(value / UM_PER_MM)
+
+
+def baseline_series(
+    by_id: dict[str, Lesion], max_targets: int, max_per_organ: int, limits: Limits
+) -> Series:
+    """The running sums of a series from its baseline lesions, keyed by their distinct ids."""
+    targets, non_targets, _, sizes = select(by_id, max_targets, max_per_organ, limits)
+    if not targets and not non_targets:
+        raise ClinicalValueError(
+            "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
+        )
+    return Series(by_id, limits, targets, non_targets, sizes)
 
 
 class Series:

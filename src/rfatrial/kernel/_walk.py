@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from rfatrial.kernel._frozen import quick
 from rfatrial.kernel.evaluation import (
     Deviation,
     ResponseRecord,
@@ -52,7 +51,6 @@ def days(n: int) -> timedelta:
     return found
 
 
-_QuickDeviation = quick(Deviation)
 RANK = EVENT_ORDER
 CANDIDATE = frozenset({"active", "residual", "local_progression"})
 RECIST_MODALITIES = frozenset({"CT", "MRI"})
@@ -227,7 +225,7 @@ class Walk:
     ) -> None:
         """Report a deviation; its text is message ``key`` with ``params``."""
         self.deviations.append(
-            _QuickDeviation(code, day, render(key, params), rule, key, params, index, justification)
+            Deviation(code, day, render(key, params), rule, key, params, index, justification)
         )
 
     def hold(self, cycle: SystemicCycle, *, before_rfa: bool) -> int:

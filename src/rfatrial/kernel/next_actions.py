@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._walk import DAY, Walk, days, withdrawal_proposed_on
 from rfatrial.kernel.evaluation import (
     ActionKind,
@@ -18,8 +17,6 @@ from rfatrial.kernel.lab_gate import check_panel
 from rfatrial.kernel.messages import Param, Params
 
 __all__ = ["next_actions"]
-
-_QuickAction = quick(NextAction)
 
 
 def _action(
@@ -39,7 +36,7 @@ def _action(
 ) -> NextAction:
     """A next action whose texts are the messages ``what`` and ``why`` with ``params``."""
     target = min(max(target, earliest), latest)
-    return _QuickAction(
+    return NextAction(
         kind,
         rule,
         earliest,

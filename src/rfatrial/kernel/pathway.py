@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import cast
 
-from rfatrial.kernel._frozen import quick
 from rfatrial.kernel._recist_core import BriefResponse, Lesion, Series
 from rfatrial.kernel._walk import RANK, RECIST_MODALITIES, Walk, days, withdrawal_proposed_on
 from rfatrial.kernel.ablation import open_rfa, record_labs, record_post_rfa_scan, record_session
@@ -53,14 +52,10 @@ from rfatrial.kernel.lab_gate import check_panel
 from rfatrial.kernel.messages import Params, render
 from rfatrial.kernel.next_actions import next_actions
 from rfatrial.kernel.protocol import Protocol
-from rfatrial.kernel.recist import RecistSeries, accept_lesion_type
+from rfatrial.kernel.recist import accept_lesion_type, baseline_running_sums
 from rfatrial.kernel.units import ClinicalValueError
 
 __all__ = ["PathwayState", "evaluate"]
-
-_QuickEvaluation = quick(Evaluation)
-_QuickLesionState = quick(LesionState)
-_QuickResponseRecord = quick(ResponseRecord)
 
 
 def evaluate(history: PatientHistory, protocol: Protocol, today: date) -> Evaluation:
@@ -257,7 +252,7 @@ class _RecistSeries:
             if e.purpose == "baseline" or (self.series is None and self.issue is None):
                 self.treated = set()
                 self.series, self.issue = None, None
-                self.series = RecistSeries(e.lesions).series
+                self.series = baseline_running_sums(cast("dict[str, Lesion]", e.by_id))
                 return None
             if self.series is None:
                 return None
@@ -450,7 +445,7 @@ def _imaging(w: Walk, e: _Scan, i: int, r: BriefResponse | None) -> None:
     purpose = e.purpose
     effective = _effective(w, e, r, new_liver < len(new_lesions))
     w.responses.append(
-        _QuickResponseRecord(
+        ResponseRecord(
             day,
             e.modality,
             purpose,
@@ -595,7 +590,7 @@ def _gate_decision(w: Walk) -> GateDecision | None:
 
 def _result(patient_id: str, w: Walk, actions: list[NextAction]) -> Evaluation:
     lesions = tuple(
-        _QuickLesionState(
+        LesionState(
             x.lesion_id,
             x.organ,
             x.segment,
@@ -609,7 +604,7 @@ def _result(patient_id: str, w: Walk, actions: list[NextAction]) -> Evaluation:
     )
     visit_deviations, visit_issues = _visit_deviations(w)
     deviations = sorted(w.deviations + visit_deviations, key=lambda d: (d.date, d.code))
-    return _QuickEvaluation(
+    return Evaluation(
         patient_id=patient_id,
         today=w.today,
         protocol_version=w.protocol.version,

@@ -90,6 +90,7 @@ from rfatrial.kernel._recist_core import (
     Series,
     TargetResponse,
     as_float,
+    baseline_series,
     fraction_change,
     micrometres,
     overall,
@@ -111,6 +112,7 @@ __all__ = [
     "TimepointResponse",
     "accept_lesion_type",
     "assess_series",
+    "baseline_running_sums",
     "is_measurable",
     "select_targets",
 ]
@@ -499,6 +501,14 @@ def assess_series(
     return tuple(responses)
 
 
+def baseline_running_sums(by_id: dict[str, Lesion]) -> Series:
+    """:attr:`RecistSeries.series` for a baseline with the default criteria, its lesions keyed by
+    their distinct ids and of an accepted type (what the history schema guarantees)."""
+    return baseline_series(
+        by_id, _DEFAULT.max_targets, _DEFAULT.max_targets_per_organ, _DEFAULT_LIMITS
+    )
+
+
 class RecistSeries:
     """RECIST 1.1 one timepoint at a time: the same answers as :func:`assess_series`.
 
@@ -513,16 +523,12 @@ class RecistSeries:
     """
 
     def __init__(self, baseline: Sequence[Lesion], criteria: RecistCriteria = _DEFAULT) -> None:
-        by_id = _unique(baseline, "baseline")
-        limits = _limits(criteria)
-        targets, non_targets, _, sizes = select(
-            by_id, criteria.max_targets, criteria.max_targets_per_organ, limits
+        self.series = baseline_series(
+            _unique(baseline, "baseline"),
+            criteria.max_targets,
+            criteria.max_targets_per_organ,
+            _limits(criteria),
         )
-        if not targets and not non_targets:
-            raise ClinicalValueError(
-                "baseline: no target or non-target lesion, so a RECIST response cannot be assessed"
-            )
-        self.series = Series(by_id, limits, targets, non_targets, sizes)
         """The running sums (what :meth:`add_brief` asks, also reachable without this wrapper)."""
 
     def add(self, timepoint: Timepoint) -> TimepointResponse:
