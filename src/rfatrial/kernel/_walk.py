@@ -129,6 +129,22 @@ class Rules:
             after = self.after_rfa.get(h.agent, self.separation_days)
             self.after_rfa[h.agent] = max(after, h.days_after_rfa)
         self.max_hold: int = max([rfa.separation_days, *self.before_rfa.values()])
+        self.max_sessions: int = rfa.max_sessions
+        self.min_lesions_per_session: int = rfa.min_lesions_per_session
+        self.max_lesions_per_session: int = rfa.max_lesions_per_session
+        self.pre_cycle_labs: list[GateCriterion] = list(systemic.pre_cycle_labs)
+        self.gate_criteria: list[GateCriterion] = list(protocol.lab_gate.criteria)
+        self.gate_freshness_days: int = protocol.lab_gate.freshness_days
+        response = protocol.response
+        self.effective: frozenset[str] = frozenset(response.effective)
+        self.new_liver_lesions_are_candidates: bool = (
+            response.new_liver_lesions_after_first_rfa_are_candidates
+        )
+        # the cycles a block may hold: (min, max) by block
+        self.block_cycles: dict[str, tuple[int, int]] = {
+            "induction": (protocol.induction.min_cycles, protocol.induction.max_cycles),
+            "consolidation": (protocol.consolidation.min_cycles, protocol.consolidation.max_cycles),
+        }
 
     def cycle_length(self, regimen: str) -> int | None:
         """As :meth:`~rfatrial.kernel.protocol.Systemic.cycle_length`."""
@@ -202,7 +218,7 @@ class Walk:
         (memoized like the gate: the walk keeps its panels)."""
         found = self.pre_cycle.get(id(panel))
         if found is None:
-            criteria = self.protocol.systemic.pre_cycle_labs
+            criteria = self.rules.pre_cycle_labs
             found = self.pre_cycle[id(panel)] = panel_passes(panel, criteria, missing_ok=True)
         return found
 
@@ -210,7 +226,7 @@ class Walk:
         """The pre-RFA gate on ``panel``, judged once per evaluation."""
         found = self.judged.get(id(panel))
         if found is None:
-            found = self.judged[id(panel)] = Judged(panel, self.protocol.lab_gate.criteria)
+            found = self.judged[id(panel)] = Judged(panel, self.rules.gate_criteria)
         return found
 
     def deviate(

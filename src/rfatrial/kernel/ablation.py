@@ -29,10 +29,7 @@ def open_rfa(w: Walk, scan: ImagingAssessment) -> None:
         panel = w.last_panel
         w.rfa_open = scan
         w.phase = "rfa_preparation"
-        if (
-            panel is not None
-            and (scan.date - panel.date).days <= w.protocol.lab_gate.freshness_days
-        ):
+        if panel is not None and (scan.date - panel.date).days <= w.rules.gate_freshness_days:
             judge_gate(w, panel)
     else:
         w.rfa_open = scan
@@ -69,7 +66,7 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             i,
             just,
         )
-    if number > p.rfa.max_sessions:
+    if number > w.rules.max_sessions:
         w.deviate(
             "rfa_session_beyond_max",
             e.date,
@@ -118,7 +115,7 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
     _session_gate_deviations(w, e, number, i)
     _session_separation_deviations(w, e, number, i)
     n = len(e.lesions)
-    if n > p.rfa.max_lesions_per_session:
+    if n > w.rules.max_lesions_per_session:
         w.deviate(
             "rfa_too_many_lesions",
             e.date,
@@ -128,8 +125,8 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
             i,
             just,
         )
-    elif n < p.rfa.min_lesions_per_session:
-        if len(remaining_before) >= p.rfa.min_lesions_per_session:
+    elif n < w.rules.min_lesions_per_session:
+        if len(remaining_before) >= w.rules.min_lesions_per_session:
             w.deviate(
                 "rfa_too_few_lesions",
                 e.date,
@@ -171,7 +168,7 @@ def record_session(w: Walk, e: RfaSession, i: int) -> None:
 def _session_gate_deviations(w: Walk, e: RfaSession, number: int, i: int) -> None:
     p = w.protocol
     panel = w.last_panel
-    if panel is None or (e.date - panel.date).days > p.lab_gate.freshness_days:
+    if panel is None or (e.date - panel.date).days > w.rules.gate_freshness_days:
         params: dict[str, int] = {"session": number, "freshness_days": p.lab_gate.freshness_days}
         if panel is not None:
             params["days"] = (e.date - panel.date).days

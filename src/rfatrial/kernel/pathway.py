@@ -389,7 +389,7 @@ def _cycle(w: Walk, e: SystemicCycle, i: int) -> None:
 
 
 def _effective(w: Walk, e: _Scan, r: BriefResponse, new_elsewhere: bool) -> bool:
-    p = w.protocol
+    rules = w.rules
     if e.extrahepatic or new_elsewhere:
         return False
     overall, target_response, non_target_response = r[0], r[1], r[2]
@@ -399,7 +399,7 @@ def _effective(w: Walk, e: _Scan, r: BriefResponse, new_elsewhere: bool) -> bool
         overall == "PD"
         and e.new_lesions
         and w.sessions
-        and p.response.new_liver_lesions_after_first_rfa_are_candidates
+        and rules.new_liver_lesions_are_candidates
         and target_response != "PD"
         and non_target_response != "PD"
         and not e.non_target_progression
@@ -407,8 +407,8 @@ def _effective(w: Walk, e: _Scan, r: BriefResponse, new_elsewhere: bool) -> bool
         overall = target_response or "SD"
         overall = "SD" if overall == "NE" else overall
     if overall == "NON_CR_NON_PD":
-        return "SD" in p.response.effective
-    return overall in p.response.effective
+        return "SD" in rules.effective
+    return overall in rules.effective
 
 
 def _imaging(w: Walk, e: _Scan, i: int, r: BriefResponse | None) -> None:
@@ -461,18 +461,19 @@ def _imaging(w: Walk, e: _Scan, i: int, r: BriefResponse | None) -> None:
     )
     if w.randomized is None:
         return
-    closes_block = purpose == "response" and w.block is not None
-    if closes_block:
-        rng = w.protocol.induction if w.block == "induction" else w.protocol.consolidation
-        if not rng.min_cycles <= w.block_cycles <= rng.max_cycles:
+    block = w.block
+    closes_block = purpose == "response" and block is not None
+    if block is not None and closes_block:
+        min_cycles, max_cycles = w.rules.block_cycles[block]
+        if not min_cycles <= w.block_cycles <= max_cycles:
             w.deviate(
                 f"{w.block}_cycles_out_of_range",
                 day,
                 f"deviation.{w.block}_cycles_out_of_range",
                 {
                     "cycles": w.block_cycles,
-                    "min_cycles": rng.min_cycles,
-                    "max_cycles": rng.max_cycles,
+                    "min_cycles": min_cycles,
+                    "max_cycles": max_cycles,
                 },
                 f"{w.block}.min_cycles",
                 i,
