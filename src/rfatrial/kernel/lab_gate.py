@@ -22,11 +22,11 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal, cast
 
 from rfatrial.kernel._liver_points import class_of, lab_points
 from rfatrial.kernel.albi import albi
@@ -127,7 +127,7 @@ def _fast_child_pugh_class(
     return class_of(score, CLASS_LIMITS)
 
 
-_Results = Mapping[str, LabResult]
+_Results = dict[str, LabResult]
 # One judgement: status, the value compared (in the criterion's unit), its unit, the limit.
 _Judgement = tuple[Status, float | str | None, str | None, float | None]
 
@@ -196,10 +196,12 @@ def _text(rule: GateCriterion, judgement: _Judgement) -> str:
 
 # The criteria as plain tuples, built once per criteria list: the fast path of the engine reads
 # these instead of the validated models. Keyed by identity, holding the list so the id stays its.
-_PLAIN: dict[int, tuple[Sequence[GateCriterion], tuple[tuple[Any, ...], ...]]] = {}
+# (analyte or None for a score, at least?, value, unit, ULN multiple, the criterion)
+_Plain = tuple[str | None, bool, float | None, str | None, float | None, GateCriterion]
+_PLAIN: dict[int, tuple[Sequence[GateCriterion], tuple[_Plain, ...]]] = {}
 
 
-def _plain(criteria: Sequence[GateCriterion]) -> tuple[tuple[Any, ...], ...]:
+def _plain(criteria: Sequence[GateCriterion]) -> tuple[_Plain, ...]:
     found = _PLAIN.get(id(criteria))
     if found is not None and found[0] is criteria:
         return found[1]
@@ -228,7 +230,7 @@ def panel_passes(
 
 
 def results_pass(
-    by: Mapping[str, LabResult],
+    by: dict[str, LabResult],
     panel: LabPanel,
     criteria: Sequence[GateCriterion],
     *,
@@ -237,7 +239,7 @@ def results_pass(
     """:func:`panel_passes` with the panel's results already keyed by analyte (``by``)."""
     for analyte, ge, value, unit, multiple, rule in _plain(criteria):
         if analyte is None:  # a derived score
-            status = _score(by, panel, rule)[0]
+            status = _score(by, panel, cast("ScoreCriterion", rule))[0]
             if status == "pass" or (missing_ok and status == "missing"):
                 continue
             return False
@@ -254,6 +256,7 @@ def results_pass(
                 return False
             x, limit = result.value, multiple * uln
         else:
+            assert unit is not None and value is not None  # guaranteed by the protocol model
             x = (
                 result.value
                 if result.unit == unit
