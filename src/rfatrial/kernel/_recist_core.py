@@ -6,7 +6,6 @@ apart from the public records of ``recist`` so that ``make kernel`` can compile 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
@@ -173,7 +172,7 @@ _TargetResult: TypeAlias = "tuple[TargetResponse | None, Exact | None, Exact | N
 
 
 def _target_response(
-    active: Sequence[str],
+    active: list[str],
     baseline: Exact,
     nadir: Exact,
     now: dict[str, Exact | None],
@@ -203,7 +202,7 @@ def _target_response(
 
 
 def _non_target_response(
-    remaining: Sequence[str],
+    remaining: list[str],
     observations: dict[str, Lesion],
     progression: bool,
     markers_above_normal: bool,

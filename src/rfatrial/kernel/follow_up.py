@@ -77,7 +77,9 @@ def add_months(day: date, months: int) -> date:
 
 # Calendars by (protocol identity, anchor); the protocol is kept so its id stays its own. Hashing a
 # protocol by content on every evaluation would cost more than the lookup saves.
-_Entry = tuple[Protocol, tuple["PlannedVisit", ...], Mapping[str, "PlannedVisit"]]
+_Entry = tuple[
+    Protocol, tuple["PlannedVisit", ...], Mapping[str, "PlannedVisit"], dict[str, "PlannedVisit"]
+]
 _CALENDARS: dict[tuple[int, date], _Entry] = {}
 
 
@@ -89,7 +91,8 @@ def _entry(anchor: date, protocol: Protocol) -> _Entry:
     if len(_CALENDARS) > 8192:
         _CALENDARS.clear()
     visits = _build_calendar(anchor, protocol)
-    entry = (protocol, visits, MappingProxyType({v.visit_id: v for v in visits}))
+    by_id = {v.visit_id: v for v in visits}
+    entry = (protocol, visits, MappingProxyType(by_id), by_id)
     _CALENDARS[key] = entry
     return entry
 
@@ -139,6 +142,11 @@ def follow_up_calendar(anchor: date, protocol: Protocol) -> tuple[PlannedVisit, 
 def planned_visits(anchor: date, protocol: Protocol) -> Mapping[str, PlannedVisit]:
     """The visits of :func:`follow_up_calendar` by visit id."""
     return _entry(anchor, protocol)[2]
+
+
+def visits_by_id(anchor: date, protocol: Protocol) -> dict[str, PlannedVisit]:
+    """:func:`planned_visits` as the engine reads it (a dict it must not change)."""
+    return _entry(anchor, protocol)[3]
 
 
 def visits_due(

@@ -36,7 +36,7 @@ from rfatrial.kernel.evaluation import (
     NextAction,
     ResponseRecord,
 )
-from rfatrial.kernel.follow_up import follow_up_calendar, planned_visits
+from rfatrial.kernel.follow_up import follow_up_calendar, visits_by_id
 from rfatrial.kernel.history import (
     AdverseEvent,
     Event,
@@ -82,20 +82,22 @@ def _evaluate_events(
     patient_id: str, events: Sequence[Event], protocol: Protocol, today: date
 ) -> Evaluation:
     w = Walk(protocol, today)
-    dates: list[date] = [e.date for e in events]
-    ranks = [RANK[e.type] for e in events]
+    records: list[Event] = events if isinstance(events, list) else list(events)
+    n = len(records)
+    dates: list[date] = [e.date for e in records]
+    ranks = [RANK[e.type] for e in records]
     # the walk's order: by date, then the same-day order of the kinds, then as recorded; a
     # history stored in that order (the usual case) needs no sort
-    order: Sequence[int] = range(len(events))
-    for k in range(1, len(events)):
+    order: list[int] = list(range(n))
+    for k in range(1, n):
         if dates[k] < dates[k - 1] or (dates[k] == dates[k - 1] and ranks[k] < ranks[k - 1]):
-            keys = [(dates[j], ranks[j], j) for j in range(len(events))]
+            keys = [(dates[j], ranks[j], j) for j in range(n)]
             keys.sort()
             order = [key[2] for key in keys]
             break
     recist = _RecistSeries()
     for i in order:
-        event = events[i]
+        event = records[i]
         if dates[i] > today:
             w.issues.append(f"events[{i}] ({event.type}) is dated after {today.isoformat()}")
             continue
@@ -507,7 +509,7 @@ def _visit_deviations(w: Walk) -> tuple[list[Deviation], list[str]]:
         return devs, issues
     end = w.today if w.off_study is None else min(w.today, w.off_study)
     calendar = follow_up_calendar(w.randomized, w.protocol)
-    planned = planned_visits(w.randomized, w.protocol)
+    planned = visits_by_id(w.randomized, w.protocol)
     for v in calendar:
         if v.target > end:
             break  # later visits end later still: none of them is missed yet
