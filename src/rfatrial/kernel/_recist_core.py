@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal, Protocol, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias
 
 from rfatrial.kernel.units import ClinicalValueError, exact_decimal
 
@@ -58,8 +58,8 @@ class Lesion(Protocol):
 # (every real measurement), otherwise a ``Fraction``. Sums and comparisons are then exact integer
 # arithmetic, with the same results as on the exact decimals in millimetres.
 Exact: TypeAlias = "int | Fraction"
-UM_PER_MM = 1000
-_FAST_LIMIT_MM = 1e9  # below it, floats are far closer together than 0.001 mm
+UM_PER_MM: Final = 1000
+_FAST_LIMIT_MM: Final = 1e9  # below it, floats are far closer together than 0.001 mm
 
 
 def micrometres(name: str, value: float) -> Exact:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Final
 
 from rfatrial.kernel.evaluation import (
     Deviation,
@@ -34,11 +35,11 @@ __all__ = [
 ]
 
 
-DAY = timedelta(days=1)
+DAY: Final = timedelta(days=1)
 
 # Intervals by length in days: timedelta(days=n) parses its keywords at every call, which cost
 # the engine more than the date arithmetic it serves. The lengths are the protocol's, so few.
-_DAYS: dict[int, timedelta] = {}
+_DAYS: Final[dict[int, timedelta]] = {}
 
 
 def days(n: int) -> timedelta:
@@ -51,9 +52,9 @@ def days(n: int) -> timedelta:
     return found
 
 
-RANK = EVENT_ORDER
-CANDIDATE = frozenset({"active", "residual", "local_progression"})
-RECIST_MODALITIES = frozenset({"CT", "MRI"})
+RANK: Final = EVENT_ORDER
+CANDIDATE: Final = frozenset({"active", "residual", "local_progression"})
+RECIST_MODALITIES: Final = frozenset({"CT", "MRI"})
 
 
 class Lesion:
@@ -160,7 +161,7 @@ class Rules:
 
 
 # Rules by protocol identity (the protocol is kept so that its id stays its own).
-_RULES: dict[int, tuple[Protocol, Rules]] = {}
+_RULES: Final[dict[int, tuple[Protocol, Rules]]] = {}
 
 
 def rules_for(protocol: Protocol) -> Rules:

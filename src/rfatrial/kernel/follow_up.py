@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
+from typing import Final
 
 from rfatrial.kernel.protocol import FollowUpPeriod, Protocol
 
@@ -62,7 +63,7 @@ class PlannedVisit:
         object.__setattr__(self, "superseded_on", superseded_on)
 
 
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTH_DAYS: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def add_months(day: date, months: int) -> date:
@@ -80,7 +81,7 @@ def add_months(day: date, months: int) -> date:
 _Entry = tuple[
     Protocol, tuple["PlannedVisit", ...], Mapping[str, "PlannedVisit"], dict[str, "PlannedVisit"]
 ]
-_CALENDARS: dict[tuple[int, date], _Entry] = {}
+_CALENDARS: Final[dict[tuple[int, date], _Entry]] = {}
 
 
 def _entry(anchor: date, protocol: Protocol) -> _Entry:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal, cast
+from typing import Final, Literal, cast
 
 from rfatrial.kernel._liver_points import class_of, lab_points
 from rfatrial.kernel.albi import albi
@@ -198,7 +198,7 @@ def _text(rule: GateCriterion, judgement: _Judgement) -> str:
 # these instead of the validated models. Keyed by identity, holding the list so the id stays its.
 # (analyte or None for a score, at least?, value, unit, ULN multiple, the criterion)
 _Plain = tuple[str | None, bool, float | None, str | None, float | None, GateCriterion]
-_PLAIN: dict[int, tuple[Sequence[GateCriterion], tuple[_Plain, ...]]] = {}
+_PLAIN: Final[dict[int, tuple[Sequence[GateCriterion], tuple[_Plain, ...]]]] = {}
 
 
 def _plain(criteria: Sequence[GateCriterion]) -> tuple[_Plain, ...]:

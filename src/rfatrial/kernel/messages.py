@@ -28,20 +28,21 @@ from collections.abc import Mapping
 from datetime import date
 from string import Formatter
 from types import MappingProxyType
+from typing import Final
 
 __all__ = ["CODE_LISTS", "LAB_LISTS", "TEMPLATES", "Param", "Params", "placeholders", "render"]
 
 Param = str | int | float | date
 Params = Mapping[str, Param]
 
-_CYCLE_REASONS = {
+_CYCLE_REASONS: Final = {
     "first": "first cycle after randomization",
     "after_rfa": "first consolidation cycle after RFA session {session}",
     "regular": "{regimen} every {cycle_days} days",
     "delayed": "{regimen} every {cycle_days} days; delayed: pre-cycle labs failed ({analytes})",
 }
 
-_TEMPLATES: dict[str, str] = {
+_TEMPLATES: Final[dict[str, str]] = {
     # ---- next actions: what is due ----
     "action.randomize": "Randomize",
     "action.induction_cycle": "Induction cycle {cycle}",
@@ -164,17 +165,17 @@ _TEMPLATES: dict[str, str] = {
     "deviation.visit_incomplete": "follow-up visit {visit} without {components}",
 }
 
-TEMPLATES: Mapping[str, str] = MappingProxyType(_TEMPLATES)
+TEMPLATES: Final[Mapping[str, str]] = MappingProxyType(_TEMPLATES)
 """Message id → English ``str.format`` template with named placeholders."""
 
-CODE_LISTS = frozenset({"analytes", "components", "modalities"})
+CODE_LISTS: Final = frozenset({"analytes", "components", "modalities"})
 """Parameters that list codes: analytes and follow-up components joined by ", ", imaging
 modalities by "/"."""
 
-LAB_LISTS = frozenset({"failed"})
+LAB_LISTS: Final = frozenset({"failed"})
 """Parameters that list failed lab criteria (analyte code, value, threshold in symbols)."""
 
-_FIELDS: dict[str, frozenset[str]] = {
+_FIELDS: Final[dict[str, frozenset[str]]] = {
     key: frozenset(name for _, name, _, _ in Formatter().parse(text) if name)
     for key, text in _TEMPLATES.items()
 }

@@ -36,7 +36,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from rfatrial.kernel.evaluation import NextAction
 from rfatrial.kernel.follow_up import planned_visits
@@ -89,7 +89,7 @@ __all__ = [
 ]
 
 # What the team can do wrong, by the deviation code the engine reports for it.
-DEVIATION_KINDS = (
+DEVIATION_KINDS: Final = (
     "visit_out_of_window",
     "visit_missed",
     "post_rfa_scan_out_of_window",
@@ -103,11 +103,11 @@ DEVIATION_KINDS = (
 
 # The engine's same-day order (labs and scans before what is done that day): events of one day
 # are fed to the engine in this order so that it can walk them one at a time.
-_RANK = EVENT_ORDER
+_RANK: Final = EVENT_ORDER
 # Several actions on one day: what is learnt (labs, scans) is done before what is decided (a
 # session, a cycle), and nothing that the engine would read as known before a session or a cycle
 # of the same day is recorded after it (the engine orders a day's events by _RANK).
-_MAIN_RANK = {
+_MAIN_RANK: Final = {
     "randomize": 1,
     "pre_rfa_labs": 2,
     "response_scan": 3,
@@ -117,8 +117,8 @@ _MAIN_RANK = {
     "systemic_cycle": 6,
     "confirm_withdrawal": 9,
 }
-_FIRST_RANK = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_visit": 2}
-_DECISIONS = frozenset({"rfa_session", "systemic_cycle"})
+_FIRST_RANK: Final = {**_MAIN_RANK, "rfa_session": 2, "systemic_cycle": 2, "follow_up_visit": 2}
+_DECISIONS: Final = frozenset({"rfa_session", "systemic_cycle"})
 
 
 def _window(a: NextAction, today: date, decided: int, wait: date | None) -> tuple[date, date]:
@@ -158,9 +158,9 @@ _rfa_session = maker(RfaSession)
 _screening = maker(Screening)
 _systemic_cycle = maker(SystemicCycle)
 _withdrawal = maker(Withdrawal)
-_DAY = timedelta(days=1)
-_MAX_STEPS = 5000
-_COMPLICATIONS = (
+_DAY: Final = timedelta(days=1)
+_MAX_STEPS: Final = 5000
+_COMPLICATIONS: Final = (
     ("Pain requiring additional analgesia, resolved during the procedure", "I"),
     ("Subcapsular haematoma, observed (hospital stay prolonged < 48 h)", "I"),
     ("Liver abscess drained percutaneously", "IIIa"),
@@ -169,7 +169,7 @@ _COMPLICATIONS = (
     ("Death", "V"),
 )
 # timedelta(days=n) for the spans the loop adds most (a table entry costs a tenth of a new one)
-_DAYS = tuple(timedelta(days=n) for n in range(1024))
+_DAYS: Final = tuple(timedelta(days=n) for n in range(1024))
 
 
 def _days(n: int) -> timedelta:
@@ -177,7 +177,7 @@ def _days(n: int) -> timedelta:
     return _DAYS[n] if 0 <= n < 1024 else timedelta(days=n)
 
 
-_SCALES = (1.0, 10.0, 100.0)
+_SCALES: Final = (1.0, 10.0, 100.0)
 
 
 def _round(x: float, ndigits: int) -> float:
@@ -318,7 +318,7 @@ class _Choice:
 
 # Choices by the weights of the patient model they come from (the model is frozen; the weights
 # are kept with their choice so that their id stays theirs).
-_CHOICES: dict[int, tuple[object, _Choice]] = {}
+_CHOICES: Final[dict[int, tuple[object, _Choice]]] = {}
 
 
 def _choice(weights: tuple[float, ...] | Mapping[Any, float]) -> _Choice:
@@ -549,7 +549,7 @@ class _Tables:
         )
 
 
-_TABLES: dict[int, tuple[PatientModel, _Tables]] = {}
+_TABLES: Final[dict[int, tuple[PatientModel, _Tables]]] = {}
 
 
 def _tables(model: PatientModel) -> _Tables:
