@@ -177,7 +177,7 @@ def _days(n: int) -> timedelta:
     return _DAYS[n] if 0 <= n < 1024 else timedelta(days=n)
 
 
-_SCALES: Final = (1.0, 10.0, 100.0)
+_SCALES: Final[list[float]] = [1.0, 10.0, 100.0]
 
 
 def _round(x: float, ndigits: int) -> float:
