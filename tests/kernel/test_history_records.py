@@ -82,3 +82,17 @@ def test_a_bad_record_is_refused_naming_the_field_or_rule(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         h.LabPanel.model_validate(data)
+
+
+def test_a_history_with_an_unknown_or_missing_key_says_which_and_why() -> None:
+    text = (
+        '{"patient_id": "P1", "site": "S01", "sex": "F", "colour": 1,'
+        ' "events": [{"type": "death", "hue": 2}]}'
+    )
+    with pytest.raises(h.HistoryError) as caught:
+        h.parse_history(text)
+    message = str(caught.value)
+    unknown = "unknown key (not part of this format; check the spelling)"
+    assert f"colour: {unknown}" in message and f"events.0.death.hue: {unknown}" in message
+    assert "age_at_screening: required key is missing" in message
+    assert "events.0.death.date: required key is missing" in message

@@ -21,6 +21,9 @@ _TAGS = {"threshold_criterion", "score_criterion"}
 _FRIENDLY = {
     "extra_forbidden": "unknown key (not part of this format; check the spelling)",
     "missing": "required key is missing",
+    # the same, for the records of a history (pydantic dataclasses)
+    "unexpected_keyword_argument": "unknown key (not part of this format; check the spelling)",
+    "missing_keyword_argument": "required key is missing",
 }
 
 
