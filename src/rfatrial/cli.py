@@ -105,8 +105,8 @@ def protocol_show(protocol: ProtocolOption = None) -> None:
         table = Table(title=section, show_header=False, title_justify="left")
         table.add_column("key", style="cyan")
         table.add_column("value")
-        for key, value in model:
-            table.add_row(key, _readable(value))
+        for key in type(model).model_fields:
+            table.add_row(key, _readable(getattr(model, key)))
         out.print(table)
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from rfatrial.kernel._records import Record
+
 __all__ = ["format_validation_error", "load_model", "parse_model"]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel | Record)
 
 # Pydantic's internal names of the alternatives of a union, not keys of the file.
 _TAGS = {"threshold_criterion", "score_criterion"}
@@ -44,7 +46,7 @@ def format_validation_error(error: ValidationError, *, source: str = "") -> str:
 def parse_model(model: type[M], data: dict[str, Any], *, error: type[ValueError], source: str) -> M:
     """Validate an already-parsed mapping; a problem raises ``error`` naming each bad key."""
     try:
-        return model.model_validate(data)
+        return cast("M", model.model_validate(data))
     except ValidationError as exc:
         raise error(format_validation_error(exc, source=source)) from None
 

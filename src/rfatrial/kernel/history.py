@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar, cast
+from typing import Annotated, Literal, Self
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pydantic.dataclasses import dataclass
-from pydantic.fields import FieldInfo
-from pydantic_core import SchemaSerializer
-from typing_extensions import dataclass_transform
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from rfatrial.kernel._data_file import format_validation_error
+from rfatrial.kernel._records import Record, record
 from rfatrial.kernel.units import ClinicalValueError, check_value
 
 __all__ = [
@@ -69,87 +65,10 @@ class HistoryError(ValueError):
     """A history that breaks its schema; the message gives the path of each bad field."""
 
 
-R = TypeVar("R", bound="Record")
-
-
-_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
-
-
-def _adapter(cls: type) -> TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(cls)
-    if adapter is None:
-        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
-    return adapter
-
-
-class Record:
-    """A record of the history (an event, or a part of one).
-
-    It offers the part of pydantic's ``BaseModel`` interface that readers and writers of records
-    use.
-
-    The records are frozen, slotted pydantic dataclasses, not ``BaseModel`` subclasses: the engine
-    reads their fields millions of times, and a slot is read directly, where a ``BaseModel``'s
-    field goes through its ``__getattr__`` hook (about a quarter of an evaluation's cost).
-    """
-
-    __slots__ = ()
-    model_fields: ClassVar[dict[str, FieldInfo]]
-    __pydantic_serializer__: ClassVar[SchemaSerializer]
-
-    @classmethod
-    def model_validate(cls, data: Any) -> Self:
-        """A record validated from a mapping (or a record), as ``BaseModel.model_validate``."""
-        value: Self = _adapter(cls).validate_python(data)
-        return value
-
-    @classmethod
-    def model_validate_json(cls, text: str | bytes, *, strict: bool | None = None) -> Self:
-        """A record validated from JSON text, as ``BaseModel.model_validate_json``."""
-        value: Self = _adapter(cls).validate_json(text, strict=strict)
-        return value
-
-    @classmethod
-    def model_json_schema(cls) -> dict[str, Any]:
-        return _adapter(cls).json_schema()
-
-    def model_dump(
-        self, *, mode: Literal["python", "json"] = "python", exclude_none: bool = False
-    ) -> dict[str, Any]:
-        value: dict[str, Any] = _adapter(type(self)).dump_python(
-            self, mode=mode, exclude_none=exclude_none
-        )
-        return value
-
-    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
-        data: bytes = _adapter(type(self)).dump_json(self, indent=indent, exclude_none=exclude_none)
-        return data.decode()
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
-        """A copy with the fields of ``update`` replaced, not validated (as ``BaseModel``'s)."""
-        cls = type(self)
-        unknown = set(update or ()) - set(cls.model_fields)
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
-        new = object.__new__(cls)
-        changes = update or {}
-        for name in cls.model_fields:
-            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
-        return new
-
-
-@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(Field,))
-def _record(cls: type[R]) -> type[R]:
-    """``cls`` as a frozen, slotted pydantic dataclass that refuses unknown fields."""
-    made = dataclass(frozen=True, slots=True, kw_only=True, config=ConfigDict(extra="forbid"))(cls)
-    made.model_fields = made.__pydantic_fields__  # type: ignore[attr-defined]
-    return cast("type[R]", made)
-
-
 # --- screening and randomization -------------------------------------------------------------
 
 
-@_record
+@record
 class Screening(Record):
     type: Literal["screening"] = "screening"
     date: dt.date
@@ -162,7 +81,7 @@ class Screening(Record):
     extrahepatic_disease: bool = False
 
 
-@_record
+@record
 class Randomization(Record):
     type: Literal["randomization"] = "randomization"
     date: dt.date
@@ -173,14 +92,14 @@ class Randomization(Record):
 # --- treatment --------------------------------------------------------------------------------
 
 
-@_record
+@record
 class Agent(Record):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     dose: Annotated[float, Field(gt=0, le=100_000)]
     unit: Literal["mg/m2", "mg/kg", "mg", "AUC"]
 
 
-@_record
+@record
 class SystemicCycle(Record):
     type: Literal["systemic_cycle"] = "systemic_cycle"
     date: dt.date
@@ -193,7 +112,7 @@ class SystemicCycle(Record):
         return tuple(a.name.lower() for a in self.agents)
 
 
-@_record
+@record
 class Complication(Record):
     description: Text
     cirse_grade: Annotated[int, Field(ge=1, le=6)]
@@ -201,7 +120,7 @@ class Complication(Record):
     onset_date: dt.date | None = None
 
 
-@_record
+@record
 class AblatedLesion(Record):
     lesion_id: LesionId
     technical_success: bool = True
@@ -211,7 +130,7 @@ class AblatedLesion(Record):
     time_min: Annotated[float, Field(gt=0, le=240)] | None = None
 
 
-@_record
+@record
 class RfaSession(Record):
     type: Literal["rfa_session"] = "rfa_session"
     date: dt.date
@@ -230,7 +149,7 @@ class RfaSession(Record):
 # --- assessments --------------------------------------------------------------------------------
 
 
-@_record
+@record
 class LesionMeasurement(Record):
     lesion_id: LesionId
     organ: Annotated[str, Field(min_length=1, max_length=32)] = "liver"
@@ -245,7 +164,7 @@ class LesionMeasurement(Record):
     margin_achievable_mm: Mm | None = None
 
 
-@_record
+@record
 class ImagingAssessment(Record):
     type: Literal["imaging"] = "imaging"
     date: dt.date
@@ -266,7 +185,7 @@ class ImagingAssessment(Record):
         return self
 
 
-@_record
+@record
 class LabResult(Record):
     """One lab value with its unit and, where the site reports them, its normal limits."""
 
@@ -288,7 +207,7 @@ class LabResult(Record):
         return self
 
 
-@_record
+@record
 class LabPanel(Record):
     type: Literal["lab_panel"] = "lab_panel"
     date: dt.date
@@ -303,13 +222,13 @@ class LabPanel(Record):
         return None
 
 
-@_record
+@record
 class PostRfaLesionResult(Record):
     lesion_id: LesionId
     outcome: Literal["complete", "residual"]
 
 
-@_record
+@record
 class PostRfaScan(Record):
     type: Literal["post_rfa_scan"] = "post_rfa_scan"
     date: dt.date
@@ -319,7 +238,7 @@ class PostRfaScan(Record):
     extrahepatic_progression: bool = False
 
 
-@_record
+@record
 class FollowUpVisit(Record):
     type: Literal["follow_up_visit"] = "follow_up_visit"
     date: dt.date
@@ -327,7 +246,7 @@ class FollowUpVisit(Record):
     components: list[Component] = Field(default_factory=list)
 
 
-@_record
+@record
 class AdverseEvent(Record):
     type: Literal["adverse_event"] = "adverse_event"
     date: dt.date
@@ -348,7 +267,7 @@ class AdverseEvent(Record):
 # --- disposition --------------------------------------------------------------------------------
 
 
-@_record
+@record
 class Withdrawal(Record):
     type: Literal["withdrawal"] = "withdrawal"
     date: dt.date
@@ -356,14 +275,14 @@ class Withdrawal(Record):
     initiated_by: Literal["patient", "investigator"] = "investigator"
 
 
-@_record
+@record
 class Death(Record):
     type: Literal["death"] = "death"
     date: dt.date
     cause: Annotated[str, Field(max_length=256)] = "unknown"
 
 
-@_record
+@record
 class LostToFollowUp(Record):
     type: Literal["lost_to_follow_up"] = "lost_to_follow_up"
     date: dt.date
@@ -405,7 +324,7 @@ EVENT_ORDER: dict[str, int] = {
 _ONCE = ("screening", "randomization", "death", "withdrawal", "lost_to_follow_up")
 
 
-@_record
+@record
 class PatientHistory(Record):
     """Everything recorded for one patient, in any order (the engine sorts by date)."""
 

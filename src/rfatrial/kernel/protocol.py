@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from rfatrial.kernel._data_file import format_validation_error, load_model, parse_model
+from rfatrial.kernel._records import Record, record
 
 __all__ = [
     "AgentHold",
@@ -62,7 +63,8 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Study(_Model):
+@record
+class Study(Record):
     title: str
     short_title: str
     registry_id: str
@@ -71,13 +73,15 @@ class Study(_Model):
     effective_date: date
 
 
-class Stratum(_Model):
+@record
+class Stratum(Record):
     name: str
     levels: list[str]
     cut_point: int | None = None
 
 
-class Randomization(_Model):
+@record
+class Randomization(Record):
     arms: list[Literal["control", "experimental"]]
     ratio: list[PositiveInt]
     method: Literal["permuted_blocks", "minimization"]
@@ -99,7 +103,8 @@ class Randomization(_Model):
         return self
 
 
-class ThresholdCriterion(_Model):
+@record
+class ThresholdCriterion(Record):
     """A lab value compared with a fixed threshold (in ``unit``) or a multiple of the ULN."""
 
     id: str | None = None
@@ -122,7 +127,8 @@ class ThresholdCriterion(_Model):
         return self.id or self.analyte
 
 
-class ScoreCriterion(_Model):
+@record
+class ScoreCriterion(Record):
     """A derived score that must fall in an allowed set (e.g. Child-Pugh class A)."""
 
     id: str
@@ -146,7 +152,8 @@ GateCriterion = Annotated[
 ]
 
 
-class DayWindow(_Model):
+@record
+class DayWindow(Record):
     """Earliest, target and latest day offsets from a reference date."""
 
     earliest: NonNegativeInt
@@ -160,7 +167,8 @@ class DayWindow(_Model):
         return self
 
 
-class Systemic(_Model):
+@record
+class Systemic(Record):
     cycle_days: dict[str, PositiveInt]
     cycle_window_days: NonNegativeInt
     pre_cycle_labs: list[ThresholdCriterion]
@@ -173,7 +181,8 @@ class Systemic(_Model):
         return self.cycle_days.get(regimen.upper())
 
 
-class CycleRange(_Model):
+@record
+class CycleRange(Record):
     min_cycles: NonNegativeInt
     max_cycles: PositiveInt
     start_latest_days: PositiveInt | None = None
@@ -185,7 +194,8 @@ class CycleRange(_Model):
         return self
 
 
-class ResponseRules(_Model):
+@record
+class ResponseRules(Record):
     criteria: Literal["RECIST 1.1"]
     effective: Annotated[list[Response], Field(min_length=1)]
     new_liver_lesions_after_first_rfa_are_candidates: bool
@@ -198,13 +208,15 @@ class ResponseRules(_Model):
         return self
 
 
-class AgentHold(_Model):
+@record
+class AgentHold(Record):
     agent: str
     days_before_rfa: NonNegativeInt
     days_after_rfa: NonNegativeInt
 
 
-class Rfa(_Model):
+@record
+class Rfa(Record):
     max_sessions: PositiveInt
     min_lesions_per_session: PositiveInt
     max_lesions_per_session: PositiveInt
@@ -237,7 +249,8 @@ class Rfa(_Model):
         return days
 
 
-class Planner(_Model):
+@record
+class Planner(Record):
     max_diameter_mm: Annotated[float, Field(gt=0)]
     ideal_max_diameter_mm: Annotated[float, Field(gt=0)]
     min_distance_to_critical_mm: Annotated[float, Field(ge=0)]
@@ -251,7 +264,8 @@ class Planner(_Model):
         return self
 
 
-class LabGate(_Model):
+@record
+class LabGate(Record):
     freshness_days: NonNegativeInt
     repeat_after_days: PositiveInt
     postponement_limit_days: PositiveInt
@@ -268,13 +282,15 @@ class LabGate(_Model):
         return self
 
 
-class PostRfaScan(_Model):
+@record
+class PostRfaScan(Record):
     days_after_rfa: PositiveInt
     window_days: NonNegativeInt
     modalities: list[Literal["CT", "MRI", "US", "CEUS"]]
 
 
-class FollowUpPeriod(_Model):
+@record
+class FollowUpPeriod(Record):
     id_suffix: str
     from_month: PositiveInt
     to_month: PositiveInt
@@ -291,7 +307,8 @@ class FollowUpPeriod(_Model):
         return self
 
 
-class FollowUp(_Model):
+@record
+class FollowUp(Record):
     anchor: Literal["randomization"]
     duration_months: PositiveInt
     periods: Annotated[list[FollowUpPeriod], Field(min_length=1)]

@@ -32,9 +32,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from rfatrial.kernel._data_file import load_model, parse_model
+from rfatrial.kernel._records import Record, record
 from rfatrial.simulation.power import load_scenario
 
 __all__ = [
@@ -67,10 +68,6 @@ class PatientModelError(ValueError):
     """A patient-model file that cannot be used; the message names each bad key."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _positive_sum(name: str, weights: tuple[float, ...] | Mapping[Any, float]) -> None:
     values = weights if isinstance(weights, tuple) else tuple(weights.values())
     if not sum(values) > 0:
@@ -85,7 +82,8 @@ def _range(name: str, pair: tuple[float, float]) -> None:
 Range = tuple[float, float]
 
 
-class _Sourced(_Model):
+@record
+class _Sourced(Record):
     """A table whose every parameter has its source in ``sources``."""
 
     sources: dict[str, Annotated[str, Field(min_length=1)]]
@@ -102,6 +100,7 @@ class _Sourced(_Model):
         return self
 
 
+@record
 class Baseline(_Sourced):
     age_mean: Positive
     age_sd: Annotated[float, Field(ge=0.0)]
@@ -139,12 +138,14 @@ class Baseline(_Sourced):
         return self
 
 
-class AgentDose(_Model):
+@record
+class AgentDose(Record):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     dose: Annotated[float, Field(gt=0, le=100_000)]
     unit: Literal["mg/m2", "mg/kg", "mg", "AUC"]
 
 
+@record
 class Systemic(_Sourced):
     regimen_weights: dict[str, Annotated[float, Field(ge=0.0)]]
     bevacizumab_probability: Probability
@@ -173,7 +174,8 @@ class Systemic(_Sourced):
         return self
 
 
-class ToxicityTerm(_Model):
+@record
+class ToxicityTerm(Record):
     term: Annotated[str, Field(min_length=1, max_length=128)]
     per_cycle: Probability
     grade_weights: Annotated[tuple[Annotated[float, Field(ge=0.0)], ...], Field(min_length=4)]
@@ -189,6 +191,7 @@ class ToxicityTerm(_Model):
         return self
 
 
+@record
 class Toxicity(_Sourced):
     onset_days: tuple[int, int]
     duration_days: tuple[int, int]
@@ -203,7 +206,8 @@ class Toxicity(_Sourced):
         return self
 
 
-class GradedRange(_Model):
+@record
+class GradedRange(Record):
     normal: Range
     grade_1: Range
     grade_2: Range
@@ -214,11 +218,13 @@ class GradedRange(_Model):
         return (self.normal, self.grade_1, self.grade_2, self.grade_3, self.grade_4)[grade]
 
 
-class InrRange(_Model):
+@record
+class InrRange(Record):
     normal: Range
     abnormal: Range
 
 
+@record
 class Labs(_Sourced):
     alt_uln: Positive
     ast_uln: Positive
@@ -236,6 +242,7 @@ class Labs(_Sourced):
     gate_failure: Probability
 
 
+@record
 class Rfa(_Sourced):
     size_bands_mm: Annotated[tuple[Positive, ...], Field(min_length=1)]
     technical_success: tuple[Probability, ...]
@@ -290,6 +297,7 @@ class Rfa(_Sourced):
         return hazard * (self.ltp_large_lesion_factor if diameter_mm > 30 else 1.0)
 
 
+@record
 class Disease(_Sourced):
     progression_form_weights: dict[
         Literal["new_liver", "growth", "extrahepatic"], Annotated[float, Field(ge=0.0)]
@@ -310,7 +318,8 @@ class Disease(_Sourced):
         return self
 
 
-class PatientModel(_Model):
+@record
+class PatientModel(Record):
     """The whole patient model; see ``data/patient_model.toml`` for each parameter's source."""
 
     version: Annotated[str, Field(min_length=1)]
