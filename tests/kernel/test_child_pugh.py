@@ -179,7 +179,7 @@ def test_invalid_lab_values(
     unit_index=st.integers(0, 3),
 )
 def test_fast_band_lookup_equals_the_exact_one(analyte: str, scale: float, unit_index: int) -> None:
-    from rfatrial.kernel.units import ANALYTES, to_canonical_exact
+    from rfatrial.kernel.units import ANALYTES
 
     cp = child_pugh_module
     bands = cp.LAB_POINTS[analyte]
@@ -196,17 +196,6 @@ def test_fast_band_lookup_equals_the_exact_one(analyte: str, scale: float, unit_
             expected = step.points
             break
     assert cp._lab_points(analyte, value, unit) == expected
-
-
-def _exact_points(analyte: str, value: float, unit: str) -> int:
-    """The points by exact decimals alone (the table read as written, Pugh 1973)."""
-    bands = LAB_POINTS[analyte]
-    canonical = to_canonical_exact(analyte, value, unit)
-    for step in bands.steps:
-        limit = to_canonical_exact(analyte, step.limit, bands.unit)
-        if (canonical < limit) if step.op == "<" else (canonical <= limit):
-            return step.points
-    return bands.otherwise
 
 
 _UNITS = {"bilirubin": ("mg/dL", "µmol/L"), "albumin": ("g/dL", "g/L"), "inr": ("ratio",)}
@@ -232,8 +221,8 @@ def test_points_at_each_band_edge_are_those_of_exact_decimals(
     analyte: str, unit: str, value: float
 ) -> None:
     fast = lab_points(analyte, value, unit)
-    assert fast in (0, _exact_points(analyte, value, unit))
-    assert child_pugh_module._lab_points(analyte, value, unit) == _exact_points(
+    assert fast in (0, child_pugh_module._exact_points(analyte, value, unit))
+    assert child_pugh_module._lab_points(analyte, value, unit) == child_pugh_module._exact_points(
         analyte, value, unit
     )
 
@@ -251,7 +240,7 @@ def test_the_fast_points_are_those_of_exact_decimals_or_none(
     fast = lab_points(analyte, value, unit)
     plausible = spec.plausible_min < value * spec.units[unit] < spec.plausible_max
     if plausible:
-        assert fast == _exact_points(analyte, value, unit) or fast == 0
+        assert fast == child_pugh_module._exact_points(analyte, value, unit) or fast == 0
     else:
         assert fast == 0  # the calculator's exact path says why the value is refused
 

@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from rfatrial.kernel._liver_points import class_of, lab_points
-from rfatrial.kernel.units import ANALYTES, ClinicalValueError, to_canonical_exact
+from rfatrial.kernel.units import ClinicalValueError, to_canonical_exact
 
 __all__ = [
     "ASCITES_POINTS",
@@ -156,13 +156,17 @@ def child_pugh_class(score: int) -> ChildPughClass:
 
 
 def _lab_points(analyte: str, value: float, unit: str) -> Points:
-    bands = LAB_POINTS[analyte]
     # Floats decide when the value is clear of every band edge; at an edge, exact decimals do.
-    spec = ANALYTES.get(analyte)
-    if spec is not None and type(value) in (float, int):
+    if type(value) in (float, int):
         points = lab_points(analyte, value, unit)
         if points:
             return points  # type: ignore[return-value]
+    return _exact_points(analyte, value, unit)
+
+
+def _exact_points(analyte: str, value: float, unit: str) -> Points:
+    """The points by exact decimals: the table read as written (Pugh 1973)."""
+    bands = LAB_POINTS[analyte]
     canonical = to_canonical_exact(analyte, value, unit)
     for step in bands.steps:
         limit = to_canonical_exact(analyte, step.limit, bands.unit)
